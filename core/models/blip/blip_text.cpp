@@ -1,0 +1,240 @@
+#include "models/blip/blip_text.h"
+
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+#include "models/nn.h"
+
+namespace vlm::models {
+
+namespace nn = torch::nn;
+
+void TextKVCache::reorder(const at::Tensor& index) {
+  for (auto* v : {&selfKey, &selfValue, &crossKey, &crossValue})
+    for (auto& t : *v)
+      if (t.defined()) t = t.index_select(0, index);
+}
+
+void TextKVCache::clear() {
+  selfKey.clear();
+  selfValue.clear();
+  crossKey.clear();
+  crossValue.clear();
+  length = 0;
+}
+
+BlipTextEmbeddingsImpl::BlipTextEmbeddingsImpl(const BlipTextConfig& c) {
+  word_embeddings = register_module("word_embeddings", nn::Embedding(nn::EmbeddingOptions(c.vocabSize, c.hiddenSize).padding_idx(c.padTokenId)));
+  position_embeddings = register_module("position_embeddings", nn::Embedding(c.maxPositionEmbeddings, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+}
+
+at::Tensor BlipTextEmbeddingsImpl::forward(const at::Tensor& ids, int64_t pastLength) {
+  const int64_t t = ids.size(1);
+  at::Tensor positions = at::arange(pastLength, pastLength + t, ids.options().dtype(at::kLong)).unsqueeze(0);
+  at::Tensor x = word_embeddings->forward(ids);
+  x = x + position_embeddings->forward(positions);
+  return LayerNorm->forward(x);
+}
+
+BlipTextSelfAttentionImpl::BlipTextSelfAttentionImpl(const BlipTextConfig& c, bool crossAttention)
+    : heads(c.numAttentionHeads), headDim(c.headDim()) {
+  const int64_t kvIn = crossAttention ? c.encoderHiddenSize : c.hiddenSize;
+  query = register_module("query", nn::Linear(c.hiddenSize, c.hiddenSize));
+  key = register_module("key", nn::Linear(kvIn, c.hiddenSize));
+  value = register_module("value", nn::Linear(kvIn, c.hiddenSize));
+}
+
+at::Tensor BlipTextSelfAttentionImpl::splitHeads(const at::Tensor& x) const {
+  return x.view({x.size(0), x.size(1), heads, headDim}).permute({0, 2, 1, 3});
+}
+
+BlipTextSelfOutputImpl::BlipTextSelfOutputImpl(const BlipTextConfig& c) {
+  dense = register_module("dense", nn::Linear(c.hiddenSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+}
+
+at::Tensor BlipTextSelfOutputImpl::forward(const at::Tensor& h, const at::Tensor& residual) {
+  return LayerNorm->forward(dense->forward(h) + residual);
+}
+
+BlipTextAttentionImpl::BlipTextAttentionImpl(const BlipTextConfig& c, bool crossAttention) {
+  self = register_module("self", BlipTextSelfAttention(c, crossAttention));
+  output = register_module("output", BlipTextSelfOutput(c));
+}
+
+BlipTextIntermediateImpl::BlipTextIntermediateImpl(const BlipTextConfig& c) {
+  dense = register_module("dense", nn::Linear(c.hiddenSize, c.intermediateSize));
+}
+
+BlipTextOutputImpl::BlipTextOutputImpl(const BlipTextConfig& c) {
+  dense = register_module("dense", nn::Linear(c.intermediateSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+}
+
+BlipTextLayerImpl::BlipTextLayerImpl(const BlipTextConfig& c) {
+  attention = register_module("attention", BlipTextAttention(c, false));
+  crossattention = register_module("crossattention", BlipTextAttention(c, true));
+  intermediate = register_module("intermediate", BlipTextIntermediate(c));
+  output = register_module("output", BlipTextOutput(c));
+}
+
+BlipTextEncoderImpl::BlipTextEncoderImpl(const BlipTextConfig& c) {
+  layer = register_module("layer", nn::ModuleList());
+  for (int64_t i = 0; i < c.numHiddenLayers; ++i) layer->push_back(BlipTextLayer(c));
+}
+
+BlipTextModelImpl::BlipTextModelImpl(const BlipTextConfig& c) : config(c) {
+  embeddings = register_module("embeddings", BlipTextEmbeddings(c));
+  encoder = register_module("encoder", BlipTextEncoder(c));
+}
+
+namespace {
+
+// softmax(q k^T / sqrt(D) + mask) v, merged back to [B, T, C]; `probs` gets the softmax.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& additiveMask,
+                  double sqrtD, at::Tensor& probs) {
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / sqrtD;  // [B, H, T, S]
+  if (additiveMask.defined()) scores = scores + additiveMask;
+  probs = at::softmax(scores, -1);
+  at::Tensor ctx = at::matmul(probs, v).permute({0, 2, 1, 3}).contiguous();  // [B, T, H, D]
+  return ctx.view({ctx.size(0), ctx.size(1), ctx.size(2) * ctx.size(3)});
+}
+
+}  // namespace
+
+at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* cache, ActivationRecorder* rec,
+                                      const std::string& prefix) {
+  if (!in.ids.defined() || in.ids.dim() != 2) throw Error(ErrorCode::InvalidArgument, "text model expects token ids [B, T]");
+  const int64_t batch = in.ids.size(0), len = in.ids.size(1);
+  const int64_t past = cache ? cache->length : 0;
+  const int64_t total = past + len;
+  if (total > config.maxPositionEmbeddings)
+    throw Error(ErrorCode::InvalidArgument, "text of " + std::to_string(total) + " tokens is longer than the model's max_position_embeddings (" +
+                                                std::to_string(config.maxPositionEmbeddings) + ")");
+  const auto layers = encoder->layer->size();
+  if (cache && cache->selfKey.empty()) {
+    cache->selfKey.resize(layers);
+    cache->selfValue.resize(layers);
+    cache->crossKey.resize(layers);
+    cache->crossValue.resize(layers);
+  }
+
+  at::Tensor h = embeddings->forward(in.ids, past);
+  if (rec) rec->record(prefix + ".embeddings", h);
+
+  const auto fopts = h.options();
+  // Self-attention mask, additive: (1 - causal * padding) * -10000 (BlipTextModel.get_extended_attention_mask).
+  at::Tensor selfMask;
+  const bool needCausal = in.causal && len > 1;
+  if (needCausal || in.attentionMask.defined()) {
+    at::Tensor keep = at::ones({1, 1, len, total}, fopts);
+    if (needCausal) {
+      at::Tensor qpos = at::arange(past, total, fopts.dtype(at::kLong)).view({len, 1});
+      at::Tensor kpos = at::arange(0, total, fopts.dtype(at::kLong)).view({1, total});
+      keep = kpos.le(qpos).to(h.scalar_type()).view({1, 1, len, total});
+    }
+    if (in.attentionMask.defined()) {
+      if (in.attentionMask.size(-1) != total)
+        throw Error(ErrorCode::InvalidArgument, "attention mask covers " + std::to_string(in.attentionMask.size(-1)) + " tokens, expected " + std::to_string(total));
+      keep = keep * in.attentionMask.to(h.scalar_type()).view({in.attentionMask.size(0), 1, 1, total});
+    }
+    selfMask = (1.0 - keep) * -10000.0;
+  }
+  at::Tensor crossMask;
+  if (in.encoderMask.defined()) {
+    const at::Tensor m = in.encoderMask.to(h.scalar_type());
+    crossMask = ((1.0 - m) * std::numeric_limits<float>::lowest()).view({m.size(0), 1, 1, m.size(1)});
+  }
+
+  const double sqrtD = std::sqrt(static_cast<double>(config.headDim()));
+  for (size_t i = 0; i < layers; ++i) {
+    auto& layer = encoder->layer->at<BlipTextLayerImpl>(i);
+    const std::string name = prefix + ".layers." + std::to_string(i);
+
+    // self-attention (causal for the decoder), keys/values appended to the cache
+    auto& sa = *layer.attention->self;
+    at::Tensor q = sa.splitHeads(sa.query->forward(h));
+    at::Tensor k = sa.splitHeads(sa.key->forward(h));
+    at::Tensor v = sa.splitHeads(sa.value->forward(h));
+    if (cache) {
+      if (cache->selfKey[i].defined()) {
+        k = at::cat({cache->selfKey[i], k}, 2);
+        v = at::cat({cache->selfValue[i], v}, 2);
+      }
+      cache->selfKey[i] = k;
+      cache->selfValue[i] = v;
+    }
+    at::Tensor probs;
+    at::Tensor ctx = attend(q, k, v, selfMask, sqrtD, probs);
+    if (rec) rec->record(name + ".selfattn.probs", probs);
+    at::Tensor a = layer.attention->output->forward(ctx, h);
+
+    // cross-attention to the encoder states (image tokens)
+    auto& ca = *layer.crossattention->self;
+    at::Tensor ck, cv;
+    if (cache && cache->crossKey[i].defined()) {
+      ck = cache->crossKey[i];
+      cv = cache->crossValue[i];
+    } else {
+      if (!in.encoderStates.defined()) throw Error(ErrorCode::InvalidArgument, "text model needs encoder states for cross-attention");
+      ck = ca.splitHeads(ca.key->forward(in.encoderStates));
+      cv = ca.splitHeads(ca.value->forward(in.encoderStates));
+      if (ck.size(0) != batch) {
+        ck = ck.expand({batch, -1, -1, -1});
+        cv = cv.expand({batch, -1, -1, -1});
+      }
+      if (cache) {
+        cache->crossKey[i] = ck;
+        cache->crossValue[i] = cv;
+      }
+    }
+    at::Tensor cq = ca.splitHeads(ca.query->forward(a));
+    at::Tensor cprobs;
+    at::Tensor cctx = attend(cq, ck, cv, crossMask, sqrtD, cprobs);
+    if (rec) rec->record(name + ".crossattn.probs", cprobs);
+    at::Tensor c = layer.crossattention->output->forward(cctx, a);
+
+    // feed-forward
+    at::Tensor inter = activation(config.hiddenAct, layer.intermediate->dense->forward(c));
+    h = layer.output->LayerNorm->forward(layer.output->dense->forward(inter) + c);
+    if (rec) rec->record(name + ".out", h);
+  }
+  if (cache) cache->length = total;
+  return h;
+}
+
+BlipTextPredictionHeadTransformImpl::BlipTextPredictionHeadTransformImpl(const BlipTextConfig& c) {
+  dense = register_module("dense", nn::Linear(c.hiddenSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+}
+
+BlipTextLMPredictionHeadImpl::BlipTextLMPredictionHeadImpl(const BlipTextConfig& c) : act(c.hiddenAct) {
+  transform = register_module("transform", BlipTextPredictionHeadTransform(c));
+  decoder = register_module("decoder", nn::Linear(nn::LinearOptions(c.hiddenSize, c.vocabSize).bias(false)));
+  bias = register_parameter("bias", torch::zeros({c.vocabSize}));
+}
+
+at::Tensor BlipTextLMPredictionHeadImpl::forward(const at::Tensor& h) {
+  at::Tensor x = transform->LayerNorm->forward(activation(act, transform->dense->forward(h)));
+  return at::linear(x, decoder->weight, bias);
+}
+
+BlipTextOnlyMLMHeadImpl::BlipTextOnlyMLMHeadImpl(const BlipTextConfig& c) {
+  predictions = register_module("predictions", BlipTextLMPredictionHead(c));
+}
+
+BlipTextLMHeadModelImpl::BlipTextLMHeadModelImpl(const BlipTextConfig& c) {
+  bert = register_module("bert", BlipTextModel(c));
+  cls = register_module("cls", BlipTextOnlyMLMHead(c));
+}
+
+at::Tensor BlipTextLMHeadModelImpl::forward(const TextForwardInputs& in, TextKVCache* cache, ActivationRecorder* rec,
+                                            const std::string& prefix) {
+  at::Tensor logits = cls->predictions->forward(bert->forward(in, cache, rec, prefix));
+  if (rec) rec->record(prefix + ".logits", logits);
+  return logits;
+}
+
+}  // namespace vlm::models

@@ -1,0 +1,68 @@
+#include "models/nn.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace vlm::models {
+
+namespace {
+const char* const kActivations[] = {"gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "quick_gelu",
+                                    "relu", "silu", "swish", "tanh"};
+}
+
+bool isSupportedActivation(const std::string& name) {
+  for (const char* a : kActivations)
+    if (name == a) return true;
+  return false;
+}
+
+std::string supportedActivations() {
+  std::string s;
+  for (const char* a : kActivations) s += (s.empty() ? "" : ", ") + std::string(a);
+  return s;
+}
+
+at::Tensor activation(const std::string& name, const at::Tensor& x) {
+  if (name == "gelu") return at::gelu(x);
+  if (name == "gelu_pytorch_tanh") return at::gelu(x, "tanh");
+  if (name == "gelu_new")  // NewGELUActivation
+    return 0.5 * x * (1.0 + at::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * at::pow(x, 3.0))));
+  if (name == "gelu_fast")  // FastGELUActivation
+    return 0.5 * x * (1.0 + at::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
+  if (name == "quick_gelu") return x * at::sigmoid(1.702 * x);
+  if (name == "relu") return at::relu(x);
+  if (name == "silu" || name == "swish") return at::silu(x);
+  if (name == "tanh") return at::tanh(x);
+  throw Error(ErrorCode::Unsupported, "activation '" + name + "' is not supported (" + supportedActivations() + ")");
+}
+
+bool ActivationRecorder::wants(const std::string& name) const {
+  for (const auto& p : patterns_) {
+    if (p == "*" || p == name) return true;
+    if (!p.empty() && p.back() == '*' && name.compare(0, p.size() - 1, p, 0, p.size() - 1) == 0) return true;
+  }
+  return false;
+}
+
+void ActivationRecorder::record(const std::string& name, const at::Tensor& t) {
+  if (!wants(name)) return;
+  if (retainGrad_ && t.requires_grad() && !t.is_leaf()) const_cast<at::Tensor&>(t).retain_grad();
+  tensors_[name] = t;
+}
+
+const at::Tensor& ActivationRecorder::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw Error(ErrorCode::InvalidArgument, "no intermediate named '" + name + "' was recorded");
+  return it->second;
+}
+
+std::vector<std::string> ActivationRecorder::names() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : tensors_) out.push_back(k);
+  return out;
+}
+
+}  // namespace vlm::models
