@@ -2,4 +2,9 @@
 // Each subcommand: int name(int argc, char** argv), argv[1] being the subcommand.
 namespace vlm::cli {
 int cmdInspect(int argc, char** argv);
+int cmdCaption(int argc, char** argv);
+int cmdDump(int argc, char** argv);
+int cmdTokenize(int argc, char** argv);
+int cmdMakeRandomModel(int argc, char** argv);
+int cmdBench(int argc, char** argv);
 }  // namespace vlm::cli

@@ -65,7 +65,7 @@ GenerationResult greedy(StepDecoder& dec, const at::Tensor& prompt, int64_t eos,
   const int64_t p = ids.size(1);
   while (true) {
     job.throwIfCancelled();
-    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU);  // [1, V]
+    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU, at::kFloat);  // [1, V]
     at::Tensor scores = processLogits(ids, logits, o, eos);
     at::Tensor next = scores.argmax(-1);  // [1]
     ids = at::cat({ids, next.unsqueeze(1)}, 1);
@@ -123,7 +123,7 @@ GenerationResult beamSearch(StepDecoder& dec, const at::Tensor& prompt, int64_t 
     // transformers' BeamSearchScorer.process: "cur_len = input_ids.shape[-1] + 1", the length
     // the scores are computed on, eos included
     const int64_t curLen = ids.size(1) + 1;
-    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU);  // [nb, V]
+    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU, at::kFloat);  // [nb, V]
     at::Tensor scores = at::log_softmax(logits, -1);
     scores = processLogits(ids, scores, o, eos);
     scores = scores + beamScores.to(scores.device()).unsqueeze(1);

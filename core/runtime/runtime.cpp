@@ -1,6 +1,7 @@
 #include "runtime/runtime.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <climits>
@@ -57,5 +58,21 @@ void setThreads(int n) {
 }
 
 int threads() { return at::get_num_threads(); }
+
+std::filesystem::path resourceDir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "vlmscope" / "resources";
+    if (std::filesystem::is_directory(installed, ec)) return installed;
+  }
+  return std::filesystem::path(VLM_RESOURCE_DIR);
+}
+
+double peakRssMb() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
 
 }  // namespace vlm::runtime

@@ -3,6 +3,8 @@
 // glibc malloc without mmap/trim (first-touch page faults are very slow on these VMs),
 // OpenMP threads that sleep instead of spinning, and the number of compute threads.
 
+#include <filesystem>
+
 namespace vlm::runtime {
 
 // Call first thing in main(). Applies the malloc settings and, when OMP_WAIT_POLICY is not
@@ -19,5 +21,12 @@ int physicalCores();
 // Sets LibTorch's intra-op thread count; n <= 0 means physicalCores().
 void setThreads(int n);
 int threads();
+
+// Folder of VLMScope's resources (tokenizer vocabularies, demo images and models): next to
+// an installed binary (../share/vlmscope/resources), else the source tree's resources/.
+std::filesystem::path resourceDir();
+
+// Peak resident memory of this process, in MiB.
+double peakRssMb();
 
 }  // namespace vlm::runtime

@@ -1,0 +1,120 @@
+// VLM_TEST_LABELS: fast
+// The BLIP captioning key table against the module tree for several configs (every
+// parameter found, with the right shape), and against the checkpoints transformers wrote.
+#include "testing.h"
+
+#include <set>
+
+#include "common/error.h"
+#include "io/safetensors.h"
+#include "io/state_dict.h"
+#include "models/blip/blip_caption.h"
+
+using namespace vlm;
+using namespace vlm::models;
+
+namespace {
+
+BlipConfig oddConfig() {
+  BlipConfig c;
+  c.vision.hiddenSize = 24;
+  c.vision.intermediateSize = 40;
+  c.vision.numHiddenLayers = 3;
+  c.vision.numAttentionHeads = 2;
+  c.vision.imageSize = 48;
+  c.vision.patchSize = 8;
+  c.text.vocabSize = 1000;
+  c.text.hiddenSize = 20;
+  c.text.encoderHiddenSize = 24;
+  c.text.intermediateSize = 33;
+  c.text.numHiddenLayers = 1;
+  c.text.numAttentionHeads = 5;
+  c.text.maxPositionEmbeddings = 30;
+  return c;
+}
+
+}  // namespace
+
+class TestBlipWeightTable : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void moduleMatchesTable_data() {
+    QTest::addColumn<int>("which");
+    QTest::newRow("fixture") << 0;
+    QTest::newRow("odd sizes, text hidden != vision hidden") << 1;
+    QTest::newRow("blip-base defaults") << 2;
+  }
+  void moduleMatchesTable() {
+    QFETCH(int, which);
+    const BlipConfig c = which == 0 ? loadBlipConfig(test::dataPath("blip-caption-tiny/config.json")) : which == 1 ? oddConfig() : BlipConfig{};
+    const auto specs = blipCaptionCheckpointTensors(c);
+    std::map<std::string, std::vector<int64_t>> want;
+    for (const auto& s : specs) QVERIFY2(want.emplace(s.name, s.shape).second, s.name.c_str());
+    BlipForConditionalGeneration model(c);
+    std::set<std::string> seen;
+    for (const auto& p : model->named_parameters(true)) {
+      auto it = want.find(p.key());
+      QVERIFY2(it != want.end(), ("parameter not in the table: " + p.key()).c_str());
+      QCOMPARE(p.value().sizes().vec(), it->second);
+      seen.insert(p.key());
+    }
+    QCOMPARE(seen.size(), want.size());
+  }
+
+  void fixtureCheckpointHoldsExactlyTheTable() {
+    const BlipConfig c = loadBlipConfig(test::dataPath("blip-caption-tiny/config.json"));
+    auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
+    std::set<std::string> stored;
+    for (const auto& t : f->tensors()) stored.insert(t.name);
+    for (const auto& s : blipCaptionCheckpointTensors(c)) {
+      const auto* info = f->find(s.name);
+      QVERIFY2(info, ("missing in the checkpoint: " + s.name).c_str());
+      QCOMPARE(info->shape, s.shape);
+      stored.erase(s.name);
+    }
+    QVERIFY2(stored.empty(), ("checkpoint tensors not in the table: " + (stored.empty() ? "" : *stored.begin())).c_str());
+  }
+
+  void tiedLmHeadFallsBackToWordEmbeddings() {
+    // A checkpoint without cls.predictions.decoder.weight (tied): the word embeddings serve.
+    const auto dir = std::filesystem::temp_directory_path() / "vlm_tied";
+    std::filesystem::create_directories(dir);
+    auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& t : f->tensors())
+      if (t.name != "text_decoder.cls.predictions.decoder.weight") tensors.emplace_back(t.name, f->tensor(t));
+    io::writeSafetensors(dir / "model.safetensors", tensors);
+    std::filesystem::copy_file(test::dataPath("blip-caption-tiny/config.json"), dir / "config.json",
+                               std::filesystem::copy_options::overwrite_existing);
+    const LoadedBlipCaption m = loadBlipCaption(dir);
+    QCOMPARE(m.report.substitutions.size(), size_t(1));
+    QVERIFY(m.model->text_decoder->cls->predictions->decoder->weight.equal(f->tensor("text_decoder.bert.embeddings.word_embeddings.weight")));
+    std::filesystem::remove_all(dir);
+  }
+
+  void shapeMismatchNamesTensorAndShapes() {
+    const auto dir = std::filesystem::temp_directory_path() / "vlm_badshape";
+    std::filesystem::create_directories(dir);
+    auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& t : f->tensors())
+      tensors.emplace_back(t.name, t.name == "vision_model.post_layernorm.weight" ? at::ones({33}) : f->tensor(t));
+    io::writeSafetensors(dir / "model.safetensors", tensors);
+    std::filesystem::copy_file(test::dataPath("blip-caption-tiny/config.json"), dir / "config.json",
+                               std::filesystem::copy_options::overwrite_existing);
+    try {
+      loadBlipCaption(dir);
+      QFAIL("expected a shape error");
+    } catch (const Error& e) {
+      QCOMPARE(e.code(), ErrorCode::ShapeMismatch);
+      const std::string msg = e.what();
+      QVERIFY2(msg.find("vision_model.post_layernorm.weight") != std::string::npos, e.what());
+      QVERIFY2(msg.find("[33]") != std::string::npos && msg.find("[32]") != std::string::npos, e.what());
+      QVERIFY2(msg.find("model.safetensors") != std::string::npos, e.what());
+    }
+    std::filesystem::remove_all(dir);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestBlipWeightTable)
+#include "test_blip_weight_table.moc"
