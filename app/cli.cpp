@@ -19,6 +19,18 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"caption", cmdCaption,
+     "caption --model M IMAGE... [--prompt TEXT] [--beams N] [--max-length N] [--min-length N]\n"
+     "          [--repetition-penalty R] [--no-repeat-ngram N] [--ignore-exif] [--json]\n"
+     "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
+    {"dump", cmdDump,
+     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]"},
+    {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
+    {"make-random-model", cmdMakeRandomModel,
+     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large --out DIR [--seed S]"},
+    {"bench", cmdBench,
+     "bench gemm [--size N] [--threads N] [--json]\n"
+     "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

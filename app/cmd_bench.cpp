@@ -1,0 +1,61 @@
+// vlmscope bench gemm | caption: speed figures as JSON (or readable lines).
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common_options.h"
+#include "pipeline/bench.h"
+#include "runtime/runtime.h"
+
+namespace vlm::cli {
+
+int cmdBench(int argc, char** argv) {
+  if (argc < 3) throw UsageError("bench what? (gemm or caption)");
+  const std::string what = argv[2];
+  if (what == "gemm") {
+    Args args(argc, argv, 3, {"threads", "size", "runs"}, {"json"});
+    runtime::setThreads(args.intValue("threads", 0, 0, 1024));
+    const GemmBenchResult r = benchGemm(args.intValue("size", 2048, 64, 16384), args.intValue("runs", 5, 1, 1000));
+    const nlohmann::ordered_json j{{"fp32_gflops", r.fp32Gflops}, {"bf16_gflops", r.bf16Gflops}, {"size", r.size}, {"threads", r.threads}};
+    if (args.flag("json")) std::printf("%s\n", j.dump().c_str());
+    else std::printf("GEMM %d^3 on %d threads: fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s\n", r.size, r.threads, r.fp32Gflops, r.bf16Gflops);
+    return 0;
+  }
+  if (what == "caption") {
+    std::set<std::string> valued = kModelOptionNames;
+    valued.insert({"image", "runs", "tokens"});
+    Args args(argc, argv, 3, valued, {"json"});
+    CaptionBenchOptions o;
+    o.model = args.required("model");
+    o.image = args.required("image");
+    o.runs = args.intValue("runs", 5, 1, 1000);
+    o.newTokens = args.intValue("tokens", 20, 1, 500);
+    o.modelOptions = modelOptionsFrom(args);
+    const CaptionBenchResult r = benchCaption(o);
+    nlohmann::ordered_json j{{"model", o.model},
+                             {"image", o.image.string()},
+                             {"runs", o.runs},
+                             {"load_s", r.loadSeconds},
+                             {"preprocess_s", r.preprocessSeconds},
+                             {"vision_s", r.visionSeconds},
+                             {"decode_s", r.decodeSeconds},
+                             {"caption_s", r.captionSeconds},
+                             {"tokens_generated", r.tokensGenerated},
+                             {"vision_gflop", r.visionGflop},
+                             {"vision_gflops", r.visionGflops},
+                             {"threads", r.threads},
+                             {"dtype", r.dtype},
+                             {"peak_rss_mb", r.peakRssMb},
+                             {"caption", r.caption}};
+    if (r.fp32Caption) j["fp32_caption"] = *r.fp32Caption;
+    if (r.tokenAgreement) j["token_agreement_with_fp32"] = *r.tokenAgreement;
+    if (args.flag("json")) std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    else std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  throw UsageError("unknown benchmark '" + what + "' (gemm or caption)");
+}
+
+}  // namespace vlm::cli

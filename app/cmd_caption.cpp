@@ -1,0 +1,61 @@
+// vlmscope caption: captions of one or more images with a BLIP captioning checkpoint.
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "common/error.h"
+#include "common_options.h"
+#include "io/image.h"
+
+namespace vlm::cli {
+
+CaptionOptions captionOptionsFrom(const Args& args) {
+  CaptionOptions o;
+  if (auto p = args.value("prompt")) o.prompt = *p;
+  o.numBeams = args.intValue("beams", 1, 1, 64);
+  o.maxLength = args.intValue("max-length", 20, 2, 512);
+  o.minLength = args.intValue("min-length", 0, 0, 512);
+  o.repetitionPenalty = args.doubleValue("repetition-penalty", 1.0, 1e-6, 1e6);
+  o.noRepeatNgramSize = args.intValue("no-repeat-ngram", 0, 0, 64);
+  return o;
+}
+
+int cmdCaption(int argc, char** argv) {
+  std::set<std::string> valued = kModelOptionNames;
+  valued.insert({"prompt", "beams", "max-length", "min-length", "repetition-penalty", "no-repeat-ngram"});
+  Args args(argc, argv, 2, valued, {"ignore-exif", "json"});
+  if (args.positional().empty()) throw UsageError("no image given");
+  const CaptionOptions options = captionOptionsFrom(args);
+  const auto captioner = Captioner::load(args.required("model"), modelOptionsFrom(args));
+  io::ImageLoadOptions load;
+  load.applyExifOrientation = !args.flag("ignore-exif");
+  const bool json = args.flag("json");
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  int failures = 0;
+  const bool many = args.positional().size() > 1;
+  for (const auto& path : args.positional()) {
+    try {
+      const CaptionResult r = captioner->caption(io::loadImage(path, load), options);
+      if (json) {
+        nlohmann::ordered_json o{{"image", path}, {"caption", r.caption}, {"ids", r.ids}, {"tokens", r.tokens}};
+        if (r.sequenceScore) o["sequence_score"] = *r.sequenceScore;
+        out.push_back(o);
+      } else if (many) {
+        std::printf("%s\t%s\n", path.c_str(), r.caption.c_str());
+      } else {
+        std::printf("%s\n", r.caption.c_str());
+      }
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::Cancelled) throw;
+      ++failures;
+      std::fprintf(stderr, "vlmscope caption: %s\n", e.what());
+      if (json) out.push_back({{"image", path}, {"error", e.what()}});
+    }
+  }
+  if (json) std::printf("%s\n", out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return failures ? 1 : 0;
+}
+
+}  // namespace vlm::cli

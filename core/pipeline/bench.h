@@ -1,0 +1,50 @@
+#pragma once
+// `vlmscope bench`: the machine's matmul rate and the captioning pipeline's speed, measured
+// in the same run so that the figures can be reported as ratios.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "pipeline/captioner.h"
+
+namespace vlm {
+
+struct GemmBenchResult {
+  int size = 0;  // n of the n x n x n product
+  int threads = 0;
+  double fp32Gflops = 0;
+  double bf16Gflops = 0;
+};
+
+// Median rate of `runs` square products of size n (after one warm-up).
+GemmBenchResult benchGemm(int n = 2048, int runs = 5);
+
+struct CaptionBenchOptions {
+  std::string model;
+  std::filesystem::path image;
+  int runs = 5;
+  int newTokens = 20;  // the caption is forced to exactly this many tokens after [DEC]
+  ModelOptions modelOptions;
+};
+
+struct CaptionBenchResult {
+  double loadSeconds = 0;        // Captioner::load (config, tokenizer, weights)
+  double preprocessSeconds = 0;  // image file decode + resize + normalise
+  double visionSeconds = 0;      // vision encoder
+  double decodeSeconds = 0;      // generation of newTokens
+  double captionSeconds = 0;     // preprocess + vision + decode
+  int tokensGenerated = 0;
+  double visionGflop = 0;        // analytic FLOPs of one vision forward, in GFLOP
+  double visionGflops = 0;       // achieved rate
+  int threads = 0;
+  std::string dtype;
+  double peakRssMb = 0;
+  std::string caption;
+  std::optional<std::string> fp32Caption;  // bfloat16 runs: the float32 caption, for agreement
+  std::optional<double> tokenAgreement;    // fraction of equal ids, position by position
+};
+
+CaptionBenchResult benchCaption(const CaptionBenchOptions& options, const JobContext& job = {});
+
+}  // namespace vlm
