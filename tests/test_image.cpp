@@ -260,7 +260,7 @@ class TestImage : public QObject {
   }
 
   // Files written by OpenCV: 16-bit PNG and TIFF (colour and gray), lossless WebP, BMP (24-bit,
-  // 32-bit with alpha, 8-bit gray), 8-bit TIFF with alpha.
+  // 32-bit with alpha, 8-bit gray), 8-bit TIFF with alpha, PGM/PPM and Sun raster.
   void filesWrittenByOpenCv() {
     // 3 x 2, BGR order in the Mat. 16-bit samples chosen so that high byte != low byte.
     cv::Mat c16(2, 3, CV_16UC3);
@@ -271,7 +271,8 @@ class TestImage : public QObject {
         const int i = y * 3 + x;
         c16.at<cv::Vec3w>(y, x) = cv::Vec3w(uint16_t(0x0100 * i + 0xFF), uint16_t(0x1000 * i + 0x34), uint16_t(0xFFFF - 0x2000 * i));
         g16.at<uint16_t>(y, x) = uint16_t(i == 0 ? 200 : 0x1111 * i);
-        c8.at<cv::Vec4b>(y, x) = cv::Vec4b(uint8_t(10 * i), uint8_t(100 + i), uint8_t(250 - i), uint8_t(i == 0 ? 1 : 40 * i));  // (alpha 0 would let the WebP encoder drop the colour)
+        // (alpha 0 would let the WebP encoder drop the colour of that pixel)
+        c8.at<cv::Vec4b>(y, x) = cv::Vec4b(uint8_t(10 * i), uint8_t(100 + i), uint8_t(250 - i), uint8_t(i == 0 ? 1 : 40 * i));
       }
     auto expect16 = [&](const io::ImageU8& im) {
       QCOMPARE(im.width, 3);
@@ -317,10 +318,19 @@ class TestImage : public QObject {
       QVERIFY(cv::imwrite(p.string(), c3));
       expect8(io::loadImage(p));
     }
-    const fs::path pg8 = tmp_ / "g8.bmp";
-    QVERIFY(cv::imwrite(pg8.string(), g8));
-    const auto gray = io::loadImage(pg8);
-    for (int i = 0; i < 6; ++i) QCOMPARE(px(gray, i % 3, i / 3), (std::array<int, 3>{40 * i + 3, 40 * i + 3, 40 * i + 3}));
+    for (const char* ext : {".bmp", ".pgm", ".ras"}) {
+      const fs::path pg8 = tmp_ / (std::string("g8") + ext);
+      QVERIFY(cv::imwrite(pg8.string(), g8));
+      const auto gray = io::loadImage(pg8);
+      for (int i = 0; i < 6; ++i) QCOMPARE(px(gray, i % 3, i / 3), (std::array<int, 3>{40 * i + 3, 40 * i + 3, 40 * i + 3}));
+    }
+    // Other formats OpenCV reads: PPM and Sun raster (colour)
+    for (const char* ext : {".ppm", ".ras"}) {
+      const fs::path p = tmp_ / (std::string("c3") + ext);
+      QVERIFY(cv::imwrite(p.string(), c3));
+      expect8(io::loadImage(p));
+      QVERIFY(io::probeImage(span(readBytes(p))));
+    }
   }
 
   // ImageOps.exif_transpose for all eight orientations (eXIf chunk, both byte orders), on a
@@ -458,6 +468,14 @@ class TestImage : public QObject {
     tiff.insert(tiff.end(), garbage.begin(), garbage.end());
     QCOMPARE(io::probeImage(span(tiff))->width, 100000);
     QCOMPARE(errorOf([&] { io::decodeImage(span(tiff), {}, "big.tif"); }), ErrorCode::ResourceLimit);
+
+    // PNM 60000 x 60000 (text header with a comment)
+    Bytes pnm = text("P6\n# big\n60000 60000\n255\n");
+    pnm.insert(pnm.end(), garbage.begin(), garbage.end());
+    QCOMPARE(io::probeImage(span(pnm))->format, std::string("pnm"));
+    QCOMPARE(errorOf([&] { io::decodeImage(span(pnm), {}, "big.ppm"); }), ErrorCode::ResourceLimit);
+    // Floating-point formats are refused before decoding.
+    QCOMPARE(errorOf([&] { io::decodeImage(span(text("PF\n60000 60000\n-1.0\n")), {}, "x.pfm"); }), ErrorCode::Unsupported);
 
     // The budget is configurable: astronaut.png is 512 x 512.
     io::ImageLoadOptions o;

@@ -35,7 +35,11 @@ bool startsWith(Bytes b, std::string_view s, size_t at = 0) {
 // ---------------------------------------------------------------------------------------------
 // Formats recognised by their signature.
 
-enum class Format { Unknown, Png, Jpeg, Bmp, Webp, Tiff, Gif };
+enum class Format {
+  Unknown, Png, Jpeg, Bmp, Webp, Tiff,  // the formats this module reads the header of
+  Pnm, SunRaster, Jpeg2000,             // other formats OpenCV decodes (size read here too)
+  Gif, FloatingPoint,                   // recognised and refused
+};
 
 const char* formatName(Format f) {
   switch (f) {
@@ -44,7 +48,11 @@ const char* formatName(Format f) {
     case Format::Bmp: return "bmp";
     case Format::Webp: return "webp";
     case Format::Tiff: return "tiff";
+    case Format::Pnm: return "pnm";
+    case Format::SunRaster: return "sunraster";
+    case Format::Jpeg2000: return "jpeg2000";
     case Format::Gif: return "gif";
+    case Format::FloatingPoint:
     case Format::Unknown: break;
   }
   return "";
@@ -57,11 +65,17 @@ const char* formatTitle(Format f) {
     case Format::Bmp: return "BMP";
     case Format::Webp: return "WebP";
     case Format::Tiff: return "TIFF";
+    case Format::Pnm: return "PNM";
+    case Format::SunRaster: return "Sun raster";
+    case Format::Jpeg2000: return "JPEG 2000";
     case Format::Gif: return "GIF";
+    case Format::FloatingPoint:
     case Format::Unknown: break;
   }
   return "image";
 }
+
+bool isSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 Format sniff(Bytes b) {
   if (startsWith(b, std::string_view("\x89PNG\r\n\x1a\n", 8))) return Format::Png;
@@ -72,6 +86,14 @@ Format sniff(Bytes b) {
       startsWith(b, std::string_view("II+\0", 4)) || startsWith(b, std::string_view("MM\0+", 4)))
     return Format::Tiff;
   if (startsWith(b, "GIF87a") || startsWith(b, "GIF89a")) return Format::Gif;
+  // OpenCV's signatures for the rest (PxM / PAM, Sun raster, JPEG 2000, PFM, Radiance, OpenEXR)
+  if (has(b, 0, 3) && b[0] == 'P' && b[1] >= '1' && b[1] <= '7' && isSpace(b[2])) return Format::Pnm;
+  if (startsWith(b, "\x59\xA6\x6A\x95")) return Format::SunRaster;
+  if (startsWith(b, "\xFF\x4F\xFF\x51") || startsWith(b, std::string_view("\0\0\0\x0CjP  \r\n\x87\n", 12)))
+    return Format::Jpeg2000;
+  if ((startsWith(b, "PF") || startsWith(b, "Pf")) && has(b, 0, 3) && isSpace(b[2])) return Format::FloatingPoint;
+  if (startsWith(b, "#?RGBE") || startsWith(b, "#?RADIANCE") || startsWith(b, "\x76\x2F\x31\x01"))
+    return Format::FloatingPoint;
   return Format::Unknown;
 }
 
@@ -667,6 +689,97 @@ TiffAlpha tiffAlpha(Bytes b) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Netpbm (P1-P6: magic, width, height as text with # comments; P7 / PAM: WIDTH / HEIGHT lines),
+// Sun raster, JPEG 2000 (codestream SIZ marker, or the JP2 ihdr box).
+
+Header pnmHeader(Bytes b) {
+  size_t pos = 2;
+  // Next whitespace-separated token, skipping comments.
+  auto token = [&]() -> std::optional<std::string> {
+    while (pos < b.size()) {
+      if (isSpace(b[pos])) ++pos;
+      else if (b[pos] == '#') {
+        while (pos < b.size() && b[pos] != '\n') ++pos;
+      } else break;
+    }
+    std::string t;
+    while (pos < b.size() && !isSpace(b[pos]) && t.size() < 32) t += char(b[pos++]);
+    if (t.empty()) return std::nullopt;
+    return t;
+  };
+  auto number = [](const std::optional<std::string>& t) -> std::optional<int64_t> {
+    if (!t || t->empty() || t->size() > 10 || t->find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return std::stoll(*t);
+  };
+  std::optional<int64_t> w, h;
+  if (b[1] == '7') {
+    for (int i = 0; i < 64 && !(w && h); ++i) {
+      const auto t = token();
+      if (!t || *t == "ENDHDR") break;
+      if (*t == "WIDTH") w = number(token());
+      else if (*t == "HEIGHT") h = number(token());
+    }
+  } else {
+    w = number(token());
+    h = number(token());
+  }
+  if (!w || !h) {
+    if (pos >= b.size()) return Header::fail(HeaderStatus::Truncated, "the PNM header is cut short");
+    return Header::fail(HeaderStatus::Corrupt, "the PNM header has no valid width and height");
+  }
+  Header r;
+  r.width = *w;
+  r.height = *h;
+  return r;
+}
+
+Header sunRasterHeader(Bytes b) {
+  if (!has(b, 0, 12)) return Header::fail(HeaderStatus::Truncated, "the Sun raster header is cut short");
+  Header h;
+  h.width = int32_t(be32(b, 4));
+  h.height = int32_t(be32(b, 8));
+  return h;
+}
+
+Header jpeg2000Header(Bytes b) {
+  if (startsWith(b, "\xFF\x4F\xFF\x51")) {  // raw codestream: SOC, then SIZ
+    if (!has(b, 0, 24)) return Header::fail(HeaderStatus::Truncated, "the JPEG 2000 header is cut short");
+    const int64_t xs = be32(b, 8), ys = be32(b, 12), xo = be32(b, 16), yo = be32(b, 20);
+    Header h;
+    h.width = xs - xo;
+    h.height = ys - yo;
+    return h;
+  }
+  // JP2 boxes: find jp2h, then ihdr (height, width) inside it.
+  auto findBox = [&](size_t begin, size_t end, uint32_t type) -> std::optional<std::pair<size_t, size_t>> {
+    size_t pos = begin;
+    while (pos + 8 <= end) {
+      uint64_t len = be32(b, pos);
+      size_t header = 8;
+      if (len == 1) {
+        if (pos + 16 > end) return std::nullopt;
+        len = uint64_t(be32(b, pos + 8)) << 32 | be32(b, pos + 12);
+        header = 16;
+      } else if (len == 0) {
+        len = end - pos;
+      }
+      if (len < header || len > end - pos) return std::nullopt;
+      if (be32(b, pos + 4) == type) return std::pair{pos + header, pos + size_t(len)};
+      pos += size_t(len);
+    }
+    return std::nullopt;
+  };
+  const auto jp2h = findBox(0, b.size(), fourcc("jp2h"));
+  const auto ihdrBox = jp2h ? findBox(jp2h->first, jp2h->second, fourcc("ihdr")) : std::nullopt;
+  if (!ihdrBox || ihdrBox->second - ihdrBox->first < 8)
+    return Header::fail(HeaderStatus::Corrupt, "the JPEG 2000 file has no image header (ihdr) box");
+  Header h;
+  h.height = be32(b, ihdrBox->first);
+  h.width = be32(b, ihdrBox->first + 4);
+  return h;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 Header readHeader(Format f, Bytes b) {
   switch (f) {
@@ -675,7 +788,11 @@ Header readHeader(Format f, Bytes b) {
     case Format::Bmp: return bmpHeader(b);
     case Format::Webp: return webpHeader(b);
     case Format::Tiff: return tiffHeader(b);
+    case Format::Pnm: return pnmHeader(b);
+    case Format::SunRaster: return sunRasterHeader(b);
+    case Format::Jpeg2000: return jpeg2000Header(b);
     case Format::Gif:
+    case Format::FloatingPoint:
     case Format::Unknown: break;
   }
   return Header::fail(HeaderStatus::Unsupported, "not a recognised image format");
@@ -688,7 +805,11 @@ int orientationOf(Format f, Bytes b) {
     case Format::Webp: return webpOrientation(b);
     case Format::Tiff: return tiffOrientation(b);
     case Format::Bmp:
+    case Format::Pnm:
+    case Format::SunRaster:
+    case Format::Jpeg2000:
     case Format::Gif:
+    case Format::FloatingPoint:
     case Format::Unknown: break;
   }
   return 0;
@@ -776,7 +897,7 @@ ImageU8 toRgb(const cv::Mat& m, const ImageLoadOptions& opt, const std::string& 
 
 std::optional<ImageInfo> probeImage(std::span<const uint8_t> bytes) {
   const Format f = sniff(bytes);
-  if (f == Format::Unknown || f == Format::Gif) return std::nullopt;
+  if (f == Format::Unknown || f == Format::Gif || f == Format::FloatingPoint) return std::nullopt;
   const Header h = readHeader(f, bytes);
   if (h.status != HeaderStatus::Ok || h.width <= 0 || h.height <= 0 ||
       h.width > std::numeric_limits<int>::max() || h.height > std::numeric_limits<int>::max())
@@ -824,6 +945,10 @@ ImageU8 decodeImage(std::span<const uint8_t> bytes, const ImageLoadOptions& opt,
   const Format f = sniff(bytes);
   if (f == Format::Gif)
     throw Error(ErrorCode::Unsupported, name + ": GIF images are not supported (convert it to PNG)", name);
+  if (f == Format::FloatingPoint)
+    throw Error(ErrorCode::Unsupported,
+                name + ": floating-point images (PFM, Radiance HDR, OpenEXR) are not supported (8- and 16-bit images only)",
+                name);
 
   // 1. Dimensions from the header, checked against the budget before anything is decoded.
   if (f != Format::Unknown) {
@@ -860,7 +985,8 @@ ImageU8 decodeImage(std::span<const uint8_t> bytes, const ImageLoadOptions& opt,
   std::string cvMessage;
   try {
     const cv::Mat buffer(1, static_cast<int>(input.size()), CV_8U, const_cast<uint8_t*>(input.data()));
-    decoded = cv::imdecode(buffer, cv::IMREAD_UNCHANGED);
+    // OpenCV 4.6 returns zeros for 8-bit gray Sun rasters read unchanged; they have no alpha.
+    decoded = cv::imdecode(buffer, f == Format::SunRaster ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED);
   } catch (const cv::Exception& e) {
     cvMessage = e.err;
     decoded.release();

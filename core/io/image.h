@@ -1,13 +1,18 @@
 #pragma once
-// Image decoding (OpenCV) to 8-bit RGB, pixel for pixel what Pillow gives for
+// Image decoding (OpenCV) to 8-bit RGB, pixel for pixel what Pillow 9.4 gives for
 // `Image.open(path).convert('RGB')` - and, with EXIF orientation applied (the default), what
 // transformers.image_utils.load_image(path) gives (ImageOps.exif_transpose, then convert).
 //
-// Formats: PNG, JPEG, BMP, WebP, TIFF (8 and 16 bits per sample; grayscale, gray+alpha, RGB,
-// RGBA, palette). Anything else OpenCV can read (PNM, Sun raster, JPEG 2000) is decoded too.
+// Formats matched with Pillow: PNG, JPEG, BMP, WebP, TIFF (1 to 16 bits per sample; gray,
+// gray+alpha, RGB, RGBA, palette). Other formats OpenCV reads (PNM/PAM, Sun raster, JPEG 2000,
+// DICOM) are decoded with the same rules, without a parity promise (Pillow rescales 16-bit PPM
+// by maxval and reads 16-bit JPEG 2000 differently). GIF and floating-point formats (PFM,
+// Radiance HDR, OpenEXR) are refused.
 //
 // Conversion to RGB, as Pillow's convert('RGB') does it:
-//   - RGBA / LA: the alpha channel is DROPPED (no compositing on a background).
+//   - RGBA / LA: the alpha channel is DROPPED (no compositing on a background). TIFF alpha too:
+//     unassociated alpha leaves the stored colours (OpenCV alone would premultiply them),
+//     associated alpha is divided out as Pillow's "RGBa" unpacker does (c * 255 / a).
 //   - L (gray): replicated into R, G and B. P (palette): looked up in the palette.
 //   - 16-bit colour (RGB, RGBA, and 16-bit gray+alpha, which Pillow opens as RGBA): the high
 //     byte of each sample (v >> 8), like Pillow's "RGB;16B" unpackers.
@@ -16,22 +21,23 @@
 //     gray pictures turn white). Gray16Policy::Pillow (the default) reproduces that, for
 //     parity with the Hugging Face pipeline; Gray16Policy::HighByte takes v >> 8 instead
 //     (what a person expects to see).
+//   - 16-bit-per-pixel BMP (RGB555 / RGB565): scaled to 0..255 as Pillow does (v * 255 / 31).
 //
 // Resource safety: the width and height are read from the file header by this module (PNG
-// IHDR, JPEG SOFn, BMP info header, WebP VP8/VP8L/VP8X, TIFF IFD0) and checked against
-// ImageLoadOptions::maxPixels BEFORE anything is decoded, so a small file that claims to be
-// 60000 x 60000 is refused without allocating. Other formats are checked after decoding.
+// IHDR, JPEG SOFn, BMP info header, WebP VP8/VP8L/VP8X, TIFF IFD0, PNM, Sun raster, JPEG 2000)
+// and checked against ImageLoadOptions::maxPixels BEFORE anything is decoded, so a small file
+// that claims to be 60000 x 60000 is refused without allocating. Anything else OpenCV
+// recognises is checked after decoding.
 //
 // Errors are vlm::Error with a one-line message naming the file: NotFound / Io (cannot read),
 // Corrupt (empty file, damaged header or data), Truncated (the data ends early), Unsupported
 // (not an image, or a format / pixel type not handled), ResourceLimit (over a budget).
 //
-// Known differences from Pillow (rare inputs, see image.cpp): CMYK/YCCK JPEGs are converted to
-// RGB by OpenCV's formula (may differ by a few levels); 16-bit-per-pixel (RGB555/565) BMPs are
-// expanded by OpenCV (v << 3, Pillow rescales to 0..255); JPEGs without an end-of-image marker
-// are refused as truncated (Pillow accepts them when only the marker is missing); malformed
-// EXIF blocks are ignored (Pillow's exif_transpose raises); animated WebP is refused (Pillow
-// gives the first frame); GIF is not supported by OpenCV 4.6.
+// Known differences from Pillow (rare inputs): CMYK/YCCK JPEGs are converted to RGB by OpenCV's
+// formula (up to 1 level off); JPEGs without an end-of-image marker are refused as truncated
+// (Pillow accepts them when only the marker is missing, and refuses them when data is
+// missing, as here); damaged EXIF blocks are ignored (Pillow's exif_transpose raises);
+// animated WebP is refused (Pillow gives the first frame).
 
 #include <cstdint>
 #include <filesystem>
@@ -68,7 +74,7 @@ struct ImageLoadOptions {
 struct ImageInfo {
   int width = 0, height = 0;  // as stored (before any EXIF orientation)
   int exifOrientation = 0;    // EXIF Orientation 1..8 found in the given bytes; 0 if none
-  std::string format;         // "png", "jpeg", "bmp", "webp", "tiff"
+  std::string format;         // "png", "jpeg", "bmp", "webp", "tiff", "pnm", "sunraster", "jpeg2000"
 };
 
 // Reads and decodes an image file. Throws vlm::Error naming the file (see above).
