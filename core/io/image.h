@@ -33,11 +33,12 @@
 // Corrupt (empty file, damaged header or data), Truncated (the data ends early), Unsupported
 // (not an image, or a format / pixel type not handled), ResourceLimit (over a budget).
 //
+// A JPEG that ends before its end-of-image marker is refused as Truncated, as Pillow does
+// ("image file is truncated"); libjpeg alone would fill the missing part with gray.
+//
 // Known differences from Pillow (rare inputs): CMYK/YCCK JPEGs are converted to RGB by OpenCV's
-// formula (up to 1 level off); JPEGs without an end-of-image marker are refused as truncated
-// (Pillow accepts them when only the marker is missing, and refuses them when data is
-// missing, as here); damaged EXIF blocks are ignored (Pillow's exif_transpose raises);
-// animated WebP is refused (Pillow gives the first frame).
+// formula (up to 1 level off); damaged EXIF blocks are ignored (Pillow's exif_transpose
+// raises); animated WebP is refused (Pillow gives the first frame).
 
 #include <cstdint>
 #include <filesystem>
