@@ -8,7 +8,7 @@ VLM_BUILD_PACKAGES=(
   qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev
   libopencv-dev libopencv-contrib-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
-  libeigen3-dev nlohmann-json3-dev libicu-dev
+  libeigen3-dev nlohmann-json3-dev libicu-dev zlib1g-dev
   xvfb xauth
 )
 
