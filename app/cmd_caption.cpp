@@ -54,7 +54,12 @@ int cmdCaption(int argc, char** argv) {
       if (json) out.push_back({{"image", path}, {"error", e.what()}});
     }
   }
-  if (json) std::printf("%s\n", out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  if (json) {  // one object per line, inside a JSON array
+    std::printf("[");
+    for (size_t i = 0; i < out.size(); ++i)
+      std::printf("%s\n%s", i ? "," : "", out[i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s]\n", out.empty() ? "" : "\n");
+  }
   return failures ? 1 : 0;
 }
 

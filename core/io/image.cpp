@@ -981,6 +981,21 @@ ImageU8 decodeImage(std::span<const uint8_t> bytes, const ImageLoadOptions& opt,
     }
     unpremultiply = a.bitsPerSample == 8 && a.extraSamples == 1;
   }
+  if (f == Format::Png) {
+    // Drop iCCP chunks from a copy: colour profiles do not change the stored pixels (Pillow
+    // ignores them too), and libpng prints a warning on stderr for many common ones.
+    bool hasIccp = false;
+    forEachPngChunk(bytes, [&](uint32_t type, Bytes) { return !(hasIccp = type == fourcc("iCCP")); });
+    if (hasIccp) {
+      patched.assign(bytes.begin(), bytes.begin() + 8);
+      forEachPngChunk(bytes, [&](uint32_t type, Bytes data) {
+        const uint8_t* chunk = data.data() - 8;
+        if (type != fourcc("iCCP")) patched.insert(patched.end(), chunk, chunk + 12 + data.size());
+        return true;
+      });
+      input = patched;
+    }
+  }
   cv::Mat decoded;
   std::string cvMessage;
   try {

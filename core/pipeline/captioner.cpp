@@ -81,7 +81,7 @@ std::vector<int64_t> Captioner::Impl::promptIds(const std::string& prompt) const
 }
 
 at::Tensor Captioner::Impl::encode(const at::Tensor& pixels) const {
-  return model.model->encodeImage(pixels.to(dtype));
+  return model.model.ptr()->encodeImage(pixels.to(dtype));
 }
 
 CaptionResult Captioner::caption(const io::ImageU8& image, const CaptionOptions& o, const JobContext& job) const {

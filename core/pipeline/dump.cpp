@@ -20,7 +20,7 @@ DumpSummary writeCaptionDump(const Captioner& captioner, const io::ImageU8& imag
     pixels = m.pixelValues(image).to(at::kCPU).clone();
   }
   pixels = pixels.clone();  // a normal tensor (outside inference mode) so autograd can use it
-  const models::NamedTensors tensors = models::dumpBlipCaption(*m.model.model, pixels, s.ids, options.targetPos);
+  const models::NamedTensors tensors = models::dumpBlipCaption(*m.model.model.ptr(), pixels, s.ids, options.targetPos);
   io::writeSafetensors(out, tensors, {{"format", "pt"}, {"producer", "vlmscope dump"}, {"model", captioner.modelName()}});
   s.tensors = tensors.size();
   for (const auto& [name, t] : tensors)
