@@ -1,5 +1,8 @@
 // vlmscope: the GUI when started without a subcommand, headless subcommands otherwise.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <string>
 
@@ -10,6 +13,11 @@
 int main(int argc, char** argv) {
   vlm::runtime::prepareProcess(argc, argv);
   if (argc >= 2 && vlm::cli::isSubcommand(argv[1])) return vlm::cli::run(argc, argv);
+  if (argc >= 2 && argv[1][0] != '-' && !std::strchr(argv[1], '.') && !std::strchr(argv[1], '/') &&
+      !std::filesystem::exists(argv[1])) {
+    std::fprintf(stderr, "vlmscope: unknown subcommand '%s' (see vlmscope --help)\n", argv[1]);
+    return 2;
+  }
   vlm::ui::StartOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -26,6 +34,12 @@ int main(int argc, char** argv) {
       continue;
     }
     options.imagePath = QString::fromLocal8Bit(argv[i]);
+  }
+  const bool platformGiven = std::getenv("QT_QPA_PLATFORM") != nullptr ||
+                             std::find_if(argv, argv + argc, [](const char* a) { return std::strcmp(a, "-platform") == 0; }) != argv + argc;
+  if (!platformGiven && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
+    std::fprintf(stderr, "vlmscope: no display to open the window on (DISPLAY is not set); the subcommands run headless, see vlmscope --help\n");
+    return 2;
   }
   return vlm::ui::runGui(argc, argv, options);
 }
