@@ -38,6 +38,7 @@ int cmdBench(int argc, char** argv) {
                              {"image", o.image.string()},
                              {"runs", o.runs},
                              {"load_s", r.loadSeconds},
+                             {"first_caption_s", r.firstCaptionSeconds},
                              {"preprocess_s", r.preprocessSeconds},
                              {"vision_s", r.visionSeconds},
                              {"decode_s", r.decodeSeconds},

@@ -39,6 +39,41 @@ at::Tensor activation(const std::string& name, const at::Tensor& x) {
   throw Error(ErrorCode::Unsupported, "activation '" + name + "' is not supported (" + supportedActivations() + ")");
 }
 
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool withBias) {
+  weight = register_parameter("weight", at::empty({out, in}));
+  if (withBias) bias = register_parameter("bias", at::empty({out}));
+}
+
+at::Tensor linearForward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t in = weight.size(1);
+  if (x.numel() == in && x.device().is_cpu() && !x.requires_grad() && !weight.requires_grad()) {
+    at::Tensor v = x.reshape({in});
+    at::Tensor y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = weight.size(0);
+    return y.view(shape);
+  }
+  return at::linear(x, weight, bias);
+}
+
+LayerNormImpl::LayerNormImpl(int64_t dim, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", at::empty({dim}));
+  bias = register_parameter("bias", at::empty({dim}));
+}
+
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim) { weight = register_parameter("weight", at::empty({count, dim})); }
+
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+
+PatchConvImpl::PatchConvImpl(int64_t inChannels, int64_t outChannels, int64_t p) : patch(p) {
+  weight = register_parameter("weight", at::empty({outChannels, inChannels, p, p}));
+  bias = register_parameter("bias", at::empty({outChannels}));
+}
+
+at::Tensor PatchConvImpl::forward(const at::Tensor& x) { return at::conv2d(x, weight, bias, {patch, patch}); }
+
 bool ActivationRecorder::wants(const std::string& name) const {
   for (const auto& p : patterns_) {
     if (p == "*" || p == name) return true;

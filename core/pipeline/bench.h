@@ -29,7 +29,9 @@ struct CaptionBenchOptions {
 };
 
 struct CaptionBenchResult {
-  double loadSeconds = 0;        // Captioner::load (config, tokenizer, weights)
+  double loadSeconds = 0;        // Captioner::load (config, tokenizer, weights mapped), median of fresh loads
+  double firstCaptionSeconds = 0;  // the first caption after a load: weights are paged in on first use
+  // Steady state, median of `runs` captions on the loaded model after one warm-up:
   double preprocessSeconds = 0;  // image file decode + resize + normalise
   double visionSeconds = 0;      // vision encoder
   double decodeSeconds = 0;      // generation of newTokens

@@ -8,8 +8,6 @@
 
 namespace vlm::models {
 
-namespace nn = torch::nn;
-
 void TextKVCache::reorder(const at::Tensor& index) {
   for (auto* v : {&selfKey, &selfValue, &crossKey, &crossValue})
     for (auto& t : *v)
@@ -25,9 +23,9 @@ void TextKVCache::clear() {
 }
 
 BlipTextEmbeddingsImpl::BlipTextEmbeddingsImpl(const BlipTextConfig& c) {
-  word_embeddings = register_module("word_embeddings", nn::Embedding(nn::EmbeddingOptions(c.vocabSize, c.hiddenSize).padding_idx(c.padTokenId)));
-  position_embeddings = register_module("position_embeddings", nn::Embedding(c.maxPositionEmbeddings, c.hiddenSize));
-  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+  word_embeddings = register_module("word_embeddings", Embedding(c.vocabSize, c.hiddenSize));
+  position_embeddings = register_module("position_embeddings", Embedding(c.maxPositionEmbeddings, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", models::LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
 at::Tensor BlipTextEmbeddingsImpl::forward(const at::Tensor& ids, int64_t pastLength) {
@@ -41,9 +39,9 @@ at::Tensor BlipTextEmbeddingsImpl::forward(const at::Tensor& ids, int64_t pastLe
 BlipTextSelfAttentionImpl::BlipTextSelfAttentionImpl(const BlipTextConfig& c, bool crossAttention)
     : heads(c.numAttentionHeads), headDim(c.headDim()) {
   const int64_t kvIn = crossAttention ? c.encoderHiddenSize : c.hiddenSize;
-  query = register_module("query", nn::Linear(c.hiddenSize, c.hiddenSize));
-  key = register_module("key", nn::Linear(kvIn, c.hiddenSize));
-  value = register_module("value", nn::Linear(kvIn, c.hiddenSize));
+  query = register_module("query", Linear(c.hiddenSize, c.hiddenSize));
+  key = register_module("key", Linear(kvIn, c.hiddenSize));
+  value = register_module("value", Linear(kvIn, c.hiddenSize));
 }
 
 at::Tensor BlipTextSelfAttentionImpl::splitHeads(const at::Tensor& x) const {
@@ -51,8 +49,8 @@ at::Tensor BlipTextSelfAttentionImpl::splitHeads(const at::Tensor& x) const {
 }
 
 BlipTextSelfOutputImpl::BlipTextSelfOutputImpl(const BlipTextConfig& c) {
-  dense = register_module("dense", nn::Linear(c.hiddenSize, c.hiddenSize));
-  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+  dense = register_module("dense", Linear(c.hiddenSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", models::LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
 at::Tensor BlipTextSelfOutputImpl::forward(const at::Tensor& h, const at::Tensor& residual) {
@@ -65,12 +63,12 @@ BlipTextAttentionImpl::BlipTextAttentionImpl(const BlipTextConfig& c, bool cross
 }
 
 BlipTextIntermediateImpl::BlipTextIntermediateImpl(const BlipTextConfig& c) {
-  dense = register_module("dense", nn::Linear(c.hiddenSize, c.intermediateSize));
+  dense = register_module("dense", Linear(c.hiddenSize, c.intermediateSize));
 }
 
 BlipTextOutputImpl::BlipTextOutputImpl(const BlipTextConfig& c) {
-  dense = register_module("dense", nn::Linear(c.intermediateSize, c.hiddenSize));
-  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+  dense = register_module("dense", Linear(c.intermediateSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", models::LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
 BlipTextLayerImpl::BlipTextLayerImpl(const BlipTextConfig& c) {
@@ -81,7 +79,7 @@ BlipTextLayerImpl::BlipTextLayerImpl(const BlipTextConfig& c) {
 }
 
 BlipTextEncoderImpl::BlipTextEncoderImpl(const BlipTextConfig& c) {
-  layer = register_module("layer", nn::ModuleList());
+  layer = register_module("layer", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.numHiddenLayers; ++i) layer->push_back(BlipTextLayer(c));
 }
 
@@ -206,19 +204,19 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
 }
 
 BlipTextPredictionHeadTransformImpl::BlipTextPredictionHeadTransformImpl(const BlipTextConfig& c) {
-  dense = register_module("dense", nn::Linear(c.hiddenSize, c.hiddenSize));
-  LayerNorm = register_module("LayerNorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+  dense = register_module("dense", Linear(c.hiddenSize, c.hiddenSize));
+  LayerNorm = register_module("LayerNorm", models::LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
 BlipTextLMPredictionHeadImpl::BlipTextLMPredictionHeadImpl(const BlipTextConfig& c) : act(c.hiddenAct) {
   transform = register_module("transform", BlipTextPredictionHeadTransform(c));
-  decoder = register_module("decoder", nn::Linear(nn::LinearOptions(c.hiddenSize, c.vocabSize).bias(false)));
-  bias = register_parameter("bias", torch::zeros({c.vocabSize}));
+  decoder = register_module("decoder", Linear(c.hiddenSize, c.vocabSize, false));
+  bias = register_parameter("bias", at::empty({c.vocabSize}));
 }
 
 at::Tensor BlipTextLMPredictionHeadImpl::forward(const at::Tensor& h) {
   at::Tensor x = transform->LayerNorm->forward(activation(act, transform->dense->forward(h)));
-  return at::linear(x, decoder->weight, bias);
+  return linearForward(x, decoder->weight, bias);
 }
 
 BlipTextOnlyMLMHeadImpl::BlipTextOnlyMLMHeadImpl(const BlipTextConfig& c) {

@@ -18,13 +18,11 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/embedding.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 
 #include <vector>
 
 #include "models/blip/blip_config.h"
+#include "models/nn.h"
 
 namespace vlm::models {
 
@@ -45,9 +43,9 @@ struct BlipTextEmbeddingsImpl : torch::nn::Module {
   explicit BlipTextEmbeddingsImpl(const BlipTextConfig& c);
   // ids [B, T], positions start at `pastLength` -> [B, T, C]
   at::Tensor forward(const at::Tensor& ids, int64_t pastLength);
-  torch::nn::Embedding word_embeddings{nullptr};      // [V, C]
-  torch::nn::Embedding position_embeddings{nullptr};  // [P, C]
-  torch::nn::LayerNorm LayerNorm{nullptr};
+  Embedding word_embeddings{nullptr};      // [V, C]
+  Embedding position_embeddings{nullptr};  // [P, C]
+  models::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(BlipTextEmbeddings);
 
@@ -55,17 +53,17 @@ struct BlipTextSelfAttentionImpl : torch::nn::Module {
   BlipTextSelfAttentionImpl(const BlipTextConfig& c, bool crossAttention);
   at::Tensor splitHeads(const at::Tensor& x) const;  // [B, T, C] -> [B, H, T, D]
   int64_t heads, headDim;
-  torch::nn::Linear query{nullptr};  // [C, C]
-  torch::nn::Linear key{nullptr};    // [C, C] or [C, Ce] for cross-attention
-  torch::nn::Linear value{nullptr};
+  Linear query{nullptr};  // [C, C]
+  Linear key{nullptr};    // [C, C] or [C, Ce] for cross-attention
+  Linear value{nullptr};
 };
 TORCH_MODULE(BlipTextSelfAttention);
 
 struct BlipTextSelfOutputImpl : torch::nn::Module {
   explicit BlipTextSelfOutputImpl(const BlipTextConfig& c);
   at::Tensor forward(const at::Tensor& h, const at::Tensor& residual);  // LN(dense(h) + residual)
-  torch::nn::Linear dense{nullptr};
-  torch::nn::LayerNorm LayerNorm{nullptr};
+  Linear dense{nullptr};
+  models::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(BlipTextSelfOutput);
 
@@ -78,14 +76,14 @@ TORCH_MODULE(BlipTextAttention);
 
 struct BlipTextIntermediateImpl : torch::nn::Module {
   explicit BlipTextIntermediateImpl(const BlipTextConfig& c);
-  torch::nn::Linear dense{nullptr};  // [I, C]
+  Linear dense{nullptr};  // [I, C]
 };
 TORCH_MODULE(BlipTextIntermediate);
 
 struct BlipTextOutputImpl : torch::nn::Module {
   explicit BlipTextOutputImpl(const BlipTextConfig& c);
-  torch::nn::Linear dense{nullptr};  // [C, I]
-  torch::nn::LayerNorm LayerNorm{nullptr};
+  Linear dense{nullptr};  // [C, I]
+  models::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(BlipTextOutput);
 
@@ -127,8 +125,8 @@ TORCH_MODULE(BlipTextModel);
 
 struct BlipTextPredictionHeadTransformImpl : torch::nn::Module {
   explicit BlipTextPredictionHeadTransformImpl(const BlipTextConfig& c);
-  torch::nn::Linear dense{nullptr};
-  torch::nn::LayerNorm LayerNorm{nullptr};
+  Linear dense{nullptr};
+  models::LayerNorm LayerNorm{nullptr};
 };
 TORCH_MODULE(BlipTextPredictionHeadTransform);
 
@@ -137,7 +135,7 @@ struct BlipTextLMPredictionHeadImpl : torch::nn::Module {
   at::Tensor forward(const at::Tensor& h);  // [B, T, C] -> logits [B, T, V]
   std::string act;
   BlipTextPredictionHeadTransform transform{nullptr};
-  torch::nn::Linear decoder{nullptr};  // weight [V, C], no bias of its own
+  Linear decoder{nullptr};  // weight [V, C], no bias of its own
   at::Tensor bias;                     // [V] (transformers: decoder.bias is this parameter)
 };
 TORCH_MODULE(BlipTextLMPredictionHead);

@@ -5,13 +5,11 @@
 
 namespace vlm::models {
 
-namespace nn = torch::nn;
-
 BlipVisionEmbeddingsImpl::BlipVisionEmbeddingsImpl(const BlipVisionConfig& c) {
-  class_embedding = register_parameter("class_embedding", torch::zeros({1, 1, c.hiddenSize}));
+  class_embedding = register_parameter("class_embedding", at::empty({1, 1, c.hiddenSize}));
   patch_embedding = register_module(
-      "patch_embedding", nn::Conv2d(nn::Conv2dOptions(3, c.hiddenSize, c.patchSize).stride(c.patchSize).bias(true)));
-  position_embedding = register_parameter("position_embedding", torch::zeros({1, c.numPatches() + 1, c.hiddenSize}));
+      "patch_embedding", PatchConv(3, c.hiddenSize, c.patchSize));
+  position_embedding = register_parameter("position_embedding", at::empty({1, c.numPatches() + 1, c.hiddenSize}));
 }
 
 at::Tensor BlipVisionEmbeddingsImpl::forward(const at::Tensor& pixelValues) {
@@ -25,8 +23,8 @@ at::Tensor BlipVisionEmbeddingsImpl::forward(const at::Tensor& pixelValues) {
 
 BlipAttentionImpl::BlipAttentionImpl(const BlipVisionConfig& c)
     : heads(c.numAttentionHeads), headDim(c.headDim()), scale(std::pow(double(c.headDim()), -0.5)) {
-  qkv = register_module("qkv", nn::Linear(nn::LinearOptions(c.hiddenSize, 3 * c.hiddenSize)));
-  projection = register_module("projection", nn::Linear(c.hiddenSize, c.hiddenSize));
+  qkv = register_module("qkv", Linear(c.hiddenSize, 3 * c.hiddenSize));
+  projection = register_module("projection", Linear(c.hiddenSize, c.hiddenSize));
 }
 
 at::Tensor BlipAttentionImpl::forward(const at::Tensor& x, at::Tensor* probs) {
@@ -42,17 +40,16 @@ at::Tensor BlipAttentionImpl::forward(const at::Tensor& x, at::Tensor* probs) {
 }
 
 BlipMlpImpl::BlipMlpImpl(const BlipVisionConfig& c) : act(c.hiddenAct) {
-  fc1 = register_module("fc1", nn::Linear(c.hiddenSize, c.intermediateSize));
-  fc2 = register_module("fc2", nn::Linear(c.intermediateSize, c.hiddenSize));
+  fc1 = register_module("fc1", Linear(c.hiddenSize, c.intermediateSize));
+  fc2 = register_module("fc2", Linear(c.intermediateSize, c.hiddenSize));
 }
 
 at::Tensor BlipMlpImpl::forward(const at::Tensor& x) { return fc2->forward(activation(act, fc1->forward(x))); }
 
 BlipEncoderLayerImpl::BlipEncoderLayerImpl(const BlipVisionConfig& c) {
-  const auto ln = nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps);
-  layer_norm1 = register_module("layer_norm1", nn::LayerNorm(ln));
+  layer_norm1 = register_module("layer_norm1", LayerNorm(c.hiddenSize, c.layerNormEps));
   self_attn = register_module("self_attn", BlipAttention(c));
-  layer_norm2 = register_module("layer_norm2", nn::LayerNorm(ln));
+  layer_norm2 = register_module("layer_norm2", LayerNorm(c.hiddenSize, c.layerNormEps));
   mlp = register_module("mlp", BlipMlp(c));
 }
 
@@ -62,14 +59,14 @@ at::Tensor BlipEncoderLayerImpl::forward(const at::Tensor& x, at::Tensor* probs)
 }
 
 BlipEncoderImpl::BlipEncoderImpl(const BlipVisionConfig& c) {
-  layers = register_module("layers", nn::ModuleList());
+  layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < c.numHiddenLayers; ++i) layers->push_back(BlipEncoderLayer(c));
 }
 
 BlipVisionModelImpl::BlipVisionModelImpl(const BlipVisionConfig& c) : config(c) {
   embeddings = register_module("embeddings", BlipVisionEmbeddings(c));
   encoder = register_module("encoder", BlipEncoder(c));
-  post_layernorm = register_module("post_layernorm", nn::LayerNorm(nn::LayerNormOptions({c.hiddenSize}).eps(c.layerNormEps)));
+  post_layernorm = register_module("post_layernorm", LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
 at::Tensor BlipVisionModelImpl::forward(const at::Tensor& pixelValues, ActivationRecorder* rec, const std::string& prefix) {

@@ -13,11 +13,9 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 
 #include "models/blip/blip_config.h"
+#include "models/nn.h"
 
 namespace vlm::models {
 
@@ -27,7 +25,7 @@ struct BlipVisionEmbeddingsImpl : torch::nn::Module {
   explicit BlipVisionEmbeddingsImpl(const BlipVisionConfig& c);
   at::Tensor forward(const at::Tensor& pixelValues);  // [B, 3, S, S] -> [B, 1+N, C]
   at::Tensor class_embedding;     // [1, 1, C]
-  torch::nn::Conv2d patch_embedding{nullptr};  // weight [C, 3, P, P], bias [C]
+  PatchConv patch_embedding{nullptr};  // weight [C, 3, P, P], bias [C]
   at::Tensor position_embedding;  // [1, 1+N, C]
 };
 TORCH_MODULE(BlipVisionEmbeddings);
@@ -38,8 +36,8 @@ struct BlipAttentionImpl : torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, at::Tensor* probs = nullptr);
   int64_t heads, headDim;
   double scale;
-  torch::nn::Linear qkv{nullptr};         // [3C, C] + [3C]
-  torch::nn::Linear projection{nullptr};  // [C, C] + [C]
+  Linear qkv{nullptr};         // [3C, C] + [3C]
+  Linear projection{nullptr};  // [C, C] + [C]
 };
 TORCH_MODULE(BlipAttention);
 
@@ -47,8 +45,8 @@ struct BlipMlpImpl : torch::nn::Module {
   explicit BlipMlpImpl(const BlipVisionConfig& c);
   at::Tensor forward(const at::Tensor& x);
   std::string act;
-  torch::nn::Linear fc1{nullptr};  // [I, C]
-  torch::nn::Linear fc2{nullptr};  // [C, I]
+  Linear fc1{nullptr};  // [I, C]
+  Linear fc2{nullptr};  // [C, I]
 };
 TORCH_MODULE(BlipMlp);
 
@@ -56,9 +54,9 @@ struct BlipEncoderLayerImpl : torch::nn::Module {
   explicit BlipEncoderLayerImpl(const BlipVisionConfig& c);
   // pre-LN: x + attn(ln1(x)), then + mlp(ln2(.))
   at::Tensor forward(const at::Tensor& x, at::Tensor* probs = nullptr);
-  torch::nn::LayerNorm layer_norm1{nullptr};
+  LayerNorm layer_norm1{nullptr};
   BlipAttention self_attn{nullptr};
-  torch::nn::LayerNorm layer_norm2{nullptr};
+  LayerNorm layer_norm2{nullptr};
   BlipMlp mlp{nullptr};
 };
 TORCH_MODULE(BlipEncoderLayer);
@@ -77,7 +75,7 @@ struct BlipVisionModelImpl : torch::nn::Module {
   BlipVisionConfig config;
   BlipVisionEmbeddings embeddings{nullptr};
   BlipEncoder encoder{nullptr};
-  torch::nn::LayerNorm post_layernorm{nullptr};
+  LayerNorm post_layernorm{nullptr};
 };
 TORCH_MODULE(BlipVisionModel);
 
