@@ -5,4 +5,5 @@ cd "$(dirname "$0")"
 source packaging/deps.sh
 vlm_install_deps
 vlm_build build
-exec build/app/vlmscope --model resources/models/blip-caption-tiny resources/images/demo.png "$@"
+# Without --model the window loads the bundled demo model and says what it is.
+exec build/app/vlmscope resources/images/demo.png "$@"

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     if (a == "--version") { std::printf("vlmscope %s\n", VLM_VERSION); return 0; }
     if (a == "--help" || a == "-h") { vlm::cli::printUsage(stdout); return 0; }
     if (a == "--model" && i + 1 < argc) { options.modelPath = QString::fromLocal8Bit(argv[++i]); continue; }
-    if (a == "--demo-model") { options.demoModel = true; continue; }
+    if (a == "--screenshot" && i + 1 < argc) { options.screenshotPath = QString::fromLocal8Bit(argv[++i]); continue; }
     if (!a.empty() && a[0] == '-') {
       // Qt's own options (-platform offscreen, -style fusion, ...) pass through to QApplication.
       static const char* withValue[] = {"-platform", "-style", "-stylesheet", "-display", "-geometry",
@@ -35,6 +35,11 @@ int main(int argc, char** argv) {
     }
     options.imagePath = QString::fromLocal8Bit(argv[i]);
   }
+  // Without --model the bundled demo model is loaded; the window says what it is.
+  const std::filesystem::path demo = vlm::runtime::resourceDir() / "models" / "blip-caption-tiny";
+  if (options.modelPath.isEmpty()) options.modelPath = QString::fromStdString(demo.string());
+  std::error_code ec;
+  options.demoModel = std::filesystem::equivalent(options.modelPath.toStdString(), demo, ec);
   const bool platformGiven = std::getenv("QT_QPA_PLATFORM") != nullptr ||
                              std::find_if(argv, argv + argc, [](const char* a) { return std::strcmp(a, "-platform") == 0; }) != argv + argc;
   if (!platformGiven && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {

@@ -5,10 +5,12 @@
 #include <QHBoxLayout>
 #include <QImageReader>
 #include <QLabel>
+#include <QLoggingCategory>
 #include <QMenuBar>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QStatusBar>
+#include <QTimer>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrent>
 
@@ -59,6 +61,16 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
 
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
+  if (!options.screenshotPath.isEmpty()) {
+    auto shoot = [this] {
+      QTimer::singleShot(200, this, [this] {
+        grab().save(options_.screenshotPath);
+        QApplication::quit();
+      });
+    };
+    connect(this, &MainWindow::captionReady, this, shoot);
+    connect(this, &MainWindow::workFailed, this, shoot);
+  }
 }
 
 MainWindow::~MainWindow() {
@@ -192,6 +204,7 @@ void MainWindow::cancelWork() { stop_.request_stop(); }
 
 int runGui(int argc, char** argv, const StartOptions& options) {
   QApplication app(argc, argv);
+  QLoggingCategory::setFilterRules(QStringLiteral("qt.gui.imageio=false"));  // libpng's colour-profile chatter
   QApplication::setApplicationName(QStringLiteral("VLMScope"));
   QApplication::setOrganizationName(QStringLiteral("VLMScope"));
   MainWindow window(options);

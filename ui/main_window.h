@@ -24,6 +24,7 @@ struct StartOptions {
   QString modelPath;        // checkpoint folder or hub id; empty: none loaded
   QString imagePath;        // image to open at start; empty: none
   bool demoModel = false;   // the model is the bundled tiny demo checkpoint
+  QString screenshotPath;   // save the window there once the first caption is shown, then quit
 };
 
 class MainWindow : public QMainWindow {

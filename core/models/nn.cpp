@@ -46,7 +46,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool withBias) {
 
 at::Tensor linearForward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const int64_t in = weight.size(1);
-  if (x.numel() == in && x.device().is_cpu() && !x.requires_grad() && !weight.requires_grad()) {
+  if (x.numel() == in && x.device().is_cpu() && x.scalar_type() == at::kFloat && !x.requires_grad() && !weight.requires_grad()) {
     at::Tensor v = x.reshape({in});
     at::Tensor y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
     std::vector<int64_t> shape = x.sizes().vec();
