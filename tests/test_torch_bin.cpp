@@ -322,6 +322,9 @@ class TestTorchBin : public QObject {
                             ErrorCode::Corrupt, kClassEmbedding, f, "appears twice");
     VLM_EXPECT_ERROR(scan(Pickle().raw("}(").str("w").tensor("0", 32, 0, {32}, {1}, "FloatStorage").raw("u").done().insert(2, "\x80\x07")),
                      ErrorCode::Unsupported, f, "protocol 7");
+    // Deep nesting and self-reference are evaluated and freed without recursion.
+    VLM_EXPECT_ERROR(scan(Pickle().raw("N").raw(std::string(300'000, '\x85')).done()), ErrorCode::Unsupported, f, "a tuple");
+    VLM_EXPECT_ERROR(scan(Pickle().raw(std::string_view("]q\x00h\x00" "a", 6)).done()), ErrorCode::Unsupported, f, "a list");
   }
 
   void checksStorageRecordsAgainstThePickle() {

@@ -187,7 +187,9 @@ class PickleEvaluator {
  public:
   PickleEvaluator(std::string_view data, std::string file) : data_(data), file_(std::move(file)) {}
   ~PickleEvaluator() {
-    // Pickles can build reference cycles (a list containing itself): break them.
+    // Pickles can build reference cycles (a list containing itself) and nestings a million
+    // deep (TUPLE1 after TUPLE1): empty every container first, so that nothing is freed
+    // recursively and nothing leaks.
     for (const auto& c : containers_) c->items.clear();
   }
   PickleEvaluator(const PickleEvaluator&) = delete;
@@ -274,7 +276,7 @@ class PickleEvaluator {
   ValuePtr container(Kind k, std::vector<ValuePtr> items = {}) {
     ValuePtr v = make(k);
     v->items = std::move(items);
-    if (k != Kind::Tuple) containers_.push_back(v);  // cycles need a mutable container
+    containers_.push_back(v);
     return v;
   }
   Value& expect(const ValuePtr& v, Kind k, const char* what) {
