@@ -67,14 +67,23 @@ DType fromTorch(at::ScalarType t, const std::string& name) {
   }
 }
 
-// Detects duplicate top-level keys, which nlohmann::json would silently merge.
+// Detects duplicate keys, which nlohmann::json would silently merge (last one wins): a tensor
+// named twice, or a field given twice inside one entry ({"dtype": "F32", ..., "dtype": "F16"}).
 nlohmann::json parseHeader(const char* begin, std::size_t size, const std::string& file) {
-  std::set<std::string> seen;
-  std::string duplicate;
+  std::vector<std::set<std::string>> objects;  // keys seen in each object being parsed
+  std::string entry;                           // the top-level key being parsed
+  std::string duplicate, duplicateIn;
   auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    if (event == nlohmann::json::parse_event_t::key && depth == 1) {
+    using E = nlohmann::json::parse_event_t;
+    if (event == E::object_start) objects.emplace_back();
+    else if (event == E::object_end && !objects.empty()) objects.pop_back();
+    else if (event == E::key && !objects.empty()) {
       const std::string key = parsed.get<std::string>();
-      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
+      if (!objects.back().insert(key).second && duplicate.empty()) {
+        duplicate = key;
+        duplicateIn = depth == 1 ? std::string() : entry;
+      }
+      if (depth == 1) entry = key;
     }
     return true;
   };
@@ -84,8 +93,12 @@ nlohmann::json parseHeader(const char* begin, std::size_t size, const std::strin
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::Corrupt, file + ": the safetensors header is not valid JSON (" + e.what() + ")", file);
   }
-  if (!duplicate.empty())
+  if (!duplicate.empty() && duplicateIn.empty())
     throw Error(ErrorCode::Corrupt, file + ": tensor '" + duplicate + "' appears twice in the header", file, duplicate);
+  if (!duplicate.empty() && duplicateIn == "__metadata__")
+    throw Error(ErrorCode::Corrupt, file + ": __metadata__ key '" + duplicate + "' appears twice", file);
+  if (!duplicate.empty())
+    throw Error(ErrorCode::Corrupt, file + ": tensor '" + duplicateIn + "': field '" + duplicate + "' appears twice", file, duplicateIn);
   if (!header.is_object()) throw Error(ErrorCode::Corrupt, file + ": the safetensors header is not a JSON object", file);
   return header;
 }
