@@ -105,6 +105,25 @@ class TestCliCaption : public QObject {
     std::filesystem::remove(tmp);
   }
 
+  void binCheckpointGivesIdenticalResults() {
+    // the same weights as pytorch_model.bin (what the real captioning-base ships)
+    QStringList args{"--ignore-exif", "--beams", "3"};
+    for (auto it = ref_["images"].begin(); it != ref_["images"].end(); ++it) args << qs(dataPath("images/" + it.key()));
+    const CliResult a = runCli(QStringList{"caption", "--json", "--model", model_} + args);
+    const CliResult b = runCli(QStringList{"caption", "--json", "--model", qs(dataPath("blip-caption-tiny-bin"))} + args);
+    QVERIFY2(a.exitCode == 0 && b.exitCode == 0, (a.err + b.err).c_str());
+    QCOMPARE(b.out, a.out);
+    const auto tmp = std::filesystem::temp_directory_path();
+    for (const auto& [m, f] : {std::pair{model_, tmp / "vlm_dump_st.safetensors"}, std::pair{qs(dataPath("blip-caption-tiny-bin")), tmp / "vlm_dump_bin.safetensors"}}) {
+      const CliResult r = runCli({"dump", "--model", m, "--image", qs(dataPath("images/logo.png")), "--target-pos", "2", "--out", qs(f)});
+      QVERIFY2(r.exitCode == 0, r.err.c_str());
+    }
+    auto st = io::SafetensorsFile::open(tmp / "vlm_dump_st.safetensors");
+    auto bin = io::SafetensorsFile::open(tmp / "vlm_dump_bin.safetensors");
+    QCOMPARE(bin->tensors().size(), st->tensors().size());
+    for (const auto& t : st->tensors()) QVERIFY2(bin->tensor(t.name).equal(st->tensor(t)), t.name.c_str());
+  }
+
   void tokenizeMatchesTheTokenizerVectors() {
     std::ifstream in(dataPath("tokenizers/bert_vectors.json"));
     const json vectors = json::parse(in);

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "io/safetensors.h"
+#include "torch_bin_testing.h"
 
 using namespace vlm;
 using namespace vlm::test;
@@ -115,6 +116,16 @@ class TestCliErrors : public QObject {
     io::writeSafetensors(dir / "model.safetensors", tensors);
     const std::string err = expectOneLineError({"caption", "--model", qs(dir), image_}, "text_decoder.bert.embeddings.position_embeddings.weight");
     QVERIFY2(err.find("[65, 32]") != std::string::npos && err.find("[64, 32]") != std::string::npos, err.c_str());
+  }
+
+  void binThatWouldRunCode() {
+    const fs::path dir = tmp_ / "evilbin";
+    fs::create_directories(dir);
+    for (const auto& e : fs::directory_iterator(dataPath("blip-caption-tiny-bin")))
+      if (e.path().filename() != "pytorch_model.bin") fs::copy_file(e.path(), dir / e.path().filename(), fs::copy_options::overwrite_existing);
+    assembleBin(dir / "pytorch_model.bin", readBytes(dataPath("bad-bin/os_system_global.pkl")));
+    const std::string err = expectOneLineError({"caption", "--model", qs(dir), image_}, "os.system");
+    QVERIFY2(err.find("pytorch_model.bin") != std::string::npos, err.c_str());
   }
 
   void nonImageFile() {

@@ -1,5 +1,7 @@
 #include "io/torch_bin.h"
 
+#include <torch/csrc/jit/serialization/unpickler.h>
+
 #include <ATen/ATen.h>
 #include <c10/core/ScalarType.h>
 #include <c10/util/Exception.h>
@@ -827,7 +829,82 @@ std::vector<TorchPickleTensor> scanTorchPickle(std::string_view pickle, const st
   return evaluator.run();
 }
 
-std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesystem::path& path) {
+namespace {
+
+// LibTorch's unpickler on data.pkl (what torch::jit::readArchiveAndTensors does), with every
+// storage record checked against the scan first. Returns nothing when LibTorch cannot build
+// this (valid) pickle's structure, or builds something that disagrees with the scan.
+std::optional<std::vector<std::pair<std::string, at::Tensor>>> unpickleWithLibTorch(
+    caffe2::serialize::PyTorchStreamReader& reader, const std::vector<TorchPickleTensor>& specs, const std::string& file) {
+  std::map<std::string, std::size_t> recordBytes;
+  std::map<std::string, std::string> firstUser;  // storage key -> the first tensor that uses it
+  for (const auto& s : specs) {
+    recordBytes[s.storageKey] = static_cast<std::size_t>(s.storageNumel) * c10::elementSize(s.dtype);
+    firstUser.emplace(s.storageKey, s.name);
+  }
+  at::DataPtr pickle;
+  std::size_t pickleSize = 0;
+  std::tie(pickle, pickleSize) = reader.getRecord("data.pkl");
+  const char* data = static_cast<const char*>(pickle.get());
+  std::size_t consumed = 0;
+  auto readPickle = [&](char* buffer, std::size_t len) -> std::size_t {
+    if (consumed >= pickleSize) return 0;
+    len = std::min(pickleSize - consumed, len);
+    std::memcpy(buffer, data + consumed, len);
+    consumed += len;
+    return len;
+  };
+  auto readRecord = [&](const std::string& key) -> at::DataPtr {
+    auto it = recordBytes.find(key);
+    if (it == recordBytes.end())
+      throw Error(ErrorCode::Corrupt, file + ": the pickle uses storage " + key + ", which the scan did not find", file);
+    at::DataPtr ptr;
+    std::size_t size = 0;
+    std::tie(ptr, size) = reader.getRecord("data/" + key);
+    if (size != it->second) {
+      const std::string& name = firstUser.at(key);
+      throw Error(ErrorCode::Corrupt, file + ": tensor '" + name + "': storage record data/" + key + " has " + std::to_string(size) +
+                  " bytes but the pickle describes " + std::to_string(it->second), file, name);
+    }
+    return std::move(ptr);
+  };
+  c10::IValue root;
+  try {
+    torch::jit::Unpickler unpickler(readPickle, nullptr, nullptr, readRecord, c10::nullopt);
+    unpickler.set_version(reader.version());
+    root = unpickler.parse_ivalue();
+  } catch (const c10::Error&) {
+    return std::nullopt;  // a structure LibTorch 1.13 cannot build (see the header)
+  }
+  if (!root.isGenericDict()) return std::nullopt;
+  std::map<std::string, at::Tensor> byName;
+  for (const auto& kv : root.toGenericDict()) {
+    if (!kv.key().isString() || !kv.value().isTensor()) return std::nullopt;
+    byName[kv.key().toStringRef()] = kv.value().toTensor();
+  }
+  if (byName.size() != specs.size()) return std::nullopt;
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  std::map<std::string, at::Storage> storages;  // one storage per record: tied tensors stay tied
+  for (const auto& s : specs) {
+    auto it = byName.find(s.name);
+    if (it == byName.end() || it->second.scalar_type() != s.dtype || it->second.sizes().vec() != s.sizes ||
+        (it->second.numel() > 1 && it->second.strides().vec() != s.strides) || it->second.storage_offset() != s.offset)
+      return std::nullopt;
+    at::Tensor t = it->second.detach();
+    auto [st, first] = storages.emplace(s.storageKey, t.storage());
+    if (!first && !t.storage().is_alias_of(st->second)) {
+      at::Tensor view = at::empty({0}, t.options());
+      view.set_(st->second, s.offset, s.sizes, s.strides);
+      t = view;
+    }
+    out.emplace_back(s.name, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesystem::path& path, TorchBinReader* usedReader) {
   namespace fs = std::filesystem;
   const std::string file = path.string();
   std::error_code ec;
@@ -861,6 +938,11 @@ std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesyst
       specs = scanTorchPickle(std::string_view(static_cast<const char*>(pickle.get()), pickleSize), file);
     }
 
+    if (auto viaLibTorch = unpickleWithLibTorch(*reader, specs, file)) {
+      if (usedReader) *usedReader = TorchBinReader::LibTorchUnpickler;
+      return std::move(*viaLibTorch);
+    }
+    if (usedReader) *usedReader = TorchBinReader::Scan;
     std::map<std::string, at::Storage> storages;
     std::vector<std::pair<std::string, at::Tensor>> out;
     out.reserve(specs.size());

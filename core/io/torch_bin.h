@@ -3,12 +3,17 @@
 //   <name>/data.pkl     the pickled state dict {tensor name: tensor}
 //   <name>/data/<key>   one record per storage: the raw little-endian bytes
 //   <name>/version      the archive format version
-// The pickle is interpreted by a small, closed evaluator (below), never by Python's rules of
-// "import and call whatever the pickle names": only the globals torch.save uses for plain
-// tensors are understood, anything else is refused as unsafe before any tensor is built.
-// Tensors are copied out of the archive once (records are read with LibTorch's zip reader;
-// like torch.load, it does not verify the zip CRCs); tensors that share a storage in the file
-// (tied parameters) share it in memory too.
+// Reading is in two passes. First a small, closed evaluator (scanTorchPickle) walks data.pkl
+// without executing anything: only the globals torch.save uses for plain tensors are
+// understood, anything else is refused as unsafe before any tensor is built, and it yields
+// each tensor's storage, dtype and view. Then LibTorch's own unpickler (torch::jit::Unpickler,
+// which runs no code either) builds the tensors, with every storage record checked against
+// the size the scan implies before LibTorch sees it (LibTorch 1.13 trusts the pickle's sizes).
+// LibTorch 1.13's unpickler cannot build some valid state dicts (an OrderedDict with the
+// `_metadata` of Module.state_dict() becomes None, a single-entry SETITEM shard, Parameters);
+// for those the tensors are built from the scan instead, with the same checks. Records are
+// read with LibTorch's zip reader (like torch.load, it does not verify the zip CRCs); tensors
+// that share a storage in the file (tied parameters) share it in memory too.
 
 #include <ATen/core/Tensor.h>
 
@@ -62,6 +67,8 @@ std::vector<TorchPickleTensor> scanTorchPickle(std::string_view pickle, const st
 // archives and zips that are not torch.save checkpoints; Corrupt for a storage record that is
 // missing, unreadable or not of the size the pickle implies; plus every error of
 // scanTorchPickle.
-std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesystem::path& path);
+enum class TorchBinReader { LibTorchUnpickler, Scan };
+std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesystem::path& path,
+                                                              TorchBinReader* usedReader = nullptr);
 
 }  // namespace vlm::io
