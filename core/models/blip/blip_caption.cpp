@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "io/state_dict.h"
 #include "models/nn.h"
+#include "runtime/decode_threads.h"
 
 namespace vlm::models {
 
@@ -125,6 +126,8 @@ void BlipCaptionStepDecoder::reset(int64_t batch) {
   cache_.clear();
   // contiguous copies, as transformers expands image_embeds for beams (same kernels, same numbers)
   batchEmbeds_ = imageEmbeds_.size(0) == batch ? imageEmbeds_ : imageEmbeds_.expand({batch, -1, -1}).contiguous();
+  // The image's cross-attention keys/values, once, with every thread (large matrix products).
+  model_->text_decoder->bert->precomputeCrossAttention(batchEmbeds_, cache_);
 }
 
 at::Tensor BlipCaptionStepDecoder::step(const at::Tensor& ids) {
@@ -132,6 +135,10 @@ at::Tensor BlipCaptionStepDecoder::step(const at::Tensor& ids) {
   in.ids = ids.to(imageEmbeds_.device());
   in.causal = true;
   in.encoderStates = batchEmbeds_;
+  if (ids.size(0) == 1 && ids.size(1) == 1) {  // one token: memory-bound, see runtime/decode_threads.h
+    runtime::TokenDecodingScope scope;
+    return model_->text_decoder->forward(in, &cache_, nullptr, "text");
+  }
   return model_->text_decoder->forward(in, &cache_, nullptr, "text");
 }
 

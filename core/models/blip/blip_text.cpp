@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "models/nn.h"
+#include "runtime/decode_threads.h"
 
 namespace vlm::models {
 
@@ -100,6 +101,44 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   return ctx.view({ctx.size(0), ctx.size(1), ctx.size(2) * ctx.size(3)});
 }
 
+// One query token of a batch of one (token-by-token decoding): per head, scores = K_h q_h
+// and context = V_h^T p_h as BLAS matrix-vector products straight on the cached keys/values
+// (any row stride), heads split over two threads. Same mathematics as attend(); the generic
+// batched product is dominated by per-head overhead at this size.
+bool attendOneToken(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& additiveMask,
+                    double sqrtD, at::Tensor& probs, at::Tensor& out) {
+  if (!runtime::TokenDecodingScope::active() || q.size(0) != 1 || q.size(2) != 1 || additiveMask.defined() ||
+      q.scalar_type() != at::kFloat || k.scalar_type() != at::kFloat || v.scalar_type() != at::kFloat ||
+      k.stride(3) != 1 || v.stride(3) != 1 || !q.device().is_cpu())
+    return false;
+  const int64_t heads = q.size(1), d = q.size(3), n = k.size(2);
+  const at::Tensor qc = q.contiguous();
+  at::Tensor scores = at::empty({1, heads, 1, n}, q.options());
+  at::Tensor ctx = at::empty({1, 1, heads * d}, q.options());
+  const float* qp = qc.data_ptr<float>();
+  const float* kp = k.data_ptr<float>();
+  const float* vp = v.data_ptr<float>();
+  float* sp = scores.data_ptr<float>();
+  const int64_t kh = k.stride(1), kn = k.stride(2), vh = v.stride(1), vn = v.stride(2);
+  auto scoreHeads = [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h)
+      runtime::blasSgemv('T', int(d), int(n), 1.0f, kp + h * kh, int(kn), qp + h * d, 0.0f, sp + h * n);
+  };
+  bool ok = true;
+  const int64_t mid = heads / 2;
+  runtime::runPair([&] { scoreHeads(0, mid); }, [&] { scoreHeads(mid, heads); });
+  probs = at::softmax(scores / sqrtD, -1);
+  const float* pp = probs.data_ptr<float>();
+  float* cp = ctx.data_ptr<float>();
+  auto contextHeads = [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h)
+      ok &= runtime::blasSgemv('N', int(d), int(n), 1.0f, vp + h * vh, int(vn), pp + h * n, 0.0f, cp + h * d);
+  };
+  runtime::runPair([&] { contextHeads(0, mid); }, [&] { contextHeads(mid, heads); });
+  out = ctx;
+  return ok;
+}
+
 }  // namespace
 
 at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* cache, ActivationRecorder* rec,
@@ -164,8 +203,8 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
       cache->selfKey[i] = k;
       cache->selfValue[i] = v;
     }
-    at::Tensor probs;
-    at::Tensor ctx = attend(q, k, v, selfMask, sqrtD, probs);
+    at::Tensor probs, ctx;
+    if (!attendOneToken(q, k, v, selfMask, sqrtD, probs, ctx)) ctx = attend(q, k, v, selfMask, sqrtD, probs);
     if (rec) rec->record(name + ".selfattn.probs", probs);
     at::Tensor a = layer.attention->output->forward(ctx, h);
 
@@ -189,8 +228,8 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
       }
     }
     at::Tensor cq = ca.splitHeads(ca.query->forward(a));
-    at::Tensor cprobs;
-    at::Tensor cctx = attend(cq, ck, cv, crossMask, sqrtD, cprobs);
+    at::Tensor cprobs, cctx;
+    if (!attendOneToken(cq, ck, cv, crossMask, sqrtD, cprobs, cctx)) cctx = attend(cq, ck, cv, crossMask, sqrtD, cprobs);
     if (rec) rec->record(name + ".crossattn.probs", cprobs);
     at::Tensor c = layer.crossattention->output->forward(cctx, a);
 
@@ -201,6 +240,21 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
   }
   if (cache) cache->length = total;
   return h;
+}
+
+void BlipTextModelImpl::precomputeCrossAttention(const at::Tensor& encoderStates, TextKVCache& cache) {
+  const auto layers = encoder->layer->size();
+  cache.crossKey.resize(layers);
+  cache.crossValue.resize(layers);
+  if (cache.selfKey.size() != layers) {
+    cache.selfKey.resize(layers);
+    cache.selfValue.resize(layers);
+  }
+  for (size_t i = 0; i < layers; ++i) {
+    auto& ca = *encoder->layer->at<BlipTextLayerImpl>(i).crossattention->self;
+    cache.crossKey[i] = ca.splitHeads(ca.key->forward(encoderStates));
+    cache.crossValue[i] = ca.splitHeads(ca.value->forward(encoderStates));
+  }
 }
 
 BlipTextPredictionHeadTransformImpl::BlipTextPredictionHeadTransformImpl(const BlipTextConfig& c) {

@@ -117,6 +117,9 @@ struct BlipTextModelImpl : torch::nn::Module {
   // keys/values are taken from it once computed).
   at::Tensor forward(const TextForwardInputs& in, TextKVCache* cache = nullptr, ActivationRecorder* rec = nullptr,
                      const std::string& prefix = "text");
+  // Fills the cache's cross-attention keys/values for `encoderStates` [B, N, Ce] (every layer),
+  // so that later steps only compute the new tokens.
+  void precomputeCrossAttention(const at::Tensor& encoderStates, TextKVCache& cache);
   BlipTextConfig config;
   BlipTextEmbeddings embeddings{nullptr};
   BlipTextEncoder encoder{nullptr};
