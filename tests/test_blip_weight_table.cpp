@@ -61,6 +61,26 @@ class TestBlipWeightTable : public QObject {
     QCOMPARE(seen.size(), want.size());
   }
 
+  void oddConfigRunsEndToEnd() {
+    // nothing in the model code assumes the fixture's (or BLIP-base's) sizes
+    torch::NoGradGuard ng;
+    const BlipConfig c = oddConfig();
+    BlipForConditionalGeneration model(c);
+    for (auto& p : model->parameters()) p.normal_(0, 0.05);
+    const at::Tensor embeds = model->encodeImage(at::randn({2, 3, 48, 48}));
+    QCOMPARE(embeds.sizes().vec(), (std::vector<int64_t>{2, 37, 24}));
+    const at::Tensor ids = at::randint(0, 1000, {2, 7}, at::kLong);
+    const at::Tensor logits = model->decode(embeds, ids);
+    QCOMPARE(logits.sizes().vec(), (std::vector<int64_t>{2, 7, 1000}));
+    // incremental decoding with the cache gives the teacher-forced logits, token by token
+    BlipCaptionStepDecoder dec(model, embeds.slice(0, 0, 1));
+    dec.reset(1);
+    for (int64_t t = 0; t < 7; ++t) {
+      const at::Tensor step = dec.step(ids.slice(0, 0, 1).slice(1, t, t + 1));
+      VLM_COMPARE_TENSORS(step[0][0], logits[0][t], 1e-4, 1e-4, "step " + std::to_string(t));
+    }
+  }
+
   void fixtureCheckpointHoldsExactlyTheTable() {
     const BlipConfig c = loadBlipConfig(test::dataPath("blip-caption-tiny/config.json"));
     auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));

@@ -53,7 +53,7 @@ std::unique_ptr<Captioner> Captioner::load(const std::string& spec, const ModelO
   job.progress(0.1, "reading tokenizer and image processor");
   m.tokenizer.emplace(text::WordPieceTokenizer::fromFolder(dir));
   if (std::filesystem::exists(dir / "preprocessor_config.json"))
-    m.processor = vision::parseImageProcessorConfig(dir / "preprocessor_config.json");
+    m.processor = vision::parseImageProcessorConfig(dir / "preprocessor_config.json", vision::ImageProcessorConfig::Kind::Blip);
   else
     throw Error(ErrorCode::NotFound, dir.string() + ": no preprocessor_config.json (the image processor settings)", dir.string());
   job.throwIfCancelled();

@@ -111,6 +111,11 @@ LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarTy
     throw Error(ErrorCode::Unsupported, (dir / "config.json").string() + ": this is a BLIP visual question answering checkpoint, not a captioning one", (dir / "config.json").string());
   if (!config.architecture.empty() && config.architecture != "BlipForConditionalGeneration")
     throw Error(ErrorCode::Unsupported, (dir / "config.json").string() + ": architecture " + config.architecture + " is not a BLIP captioning model (BlipForConditionalGeneration)", (dir / "config.json").string());
+  if (config.text.encoderHiddenSize != config.vision.hiddenSize)
+    throw Error(ErrorCode::Corrupt, (dir / "config.json").string() + ": text_config.encoder_hidden_size (" + std::to_string(config.text.encoderHiddenSize) +
+                                        ") must equal vision_config.hidden_size (" + std::to_string(config.vision.hiddenSize) +
+                                        "): the decoder cross-attends to the image tokens",
+                (dir / "config.json").string());
   const io::StateDict weights = io::StateDict::loadFolder(dir);
   LoadedBlipCaption out;
   out.model = BlipForConditionalGeneration(config);
