@@ -119,7 +119,7 @@ class TestBlipCaptionParity : public QObject {
     if (var == "greedy_prompt") prompt = blipCaptionPrompt(loaded_.model->config, idsOf(expected["prompt_input_ids"]));
     BlipCaptionStepDecoder dec(loaded_.model, embeds);
     const auto& tc = loaded_.model->config.text;
-    const GenerationResult r = generate(dec, prompt, tc.sepTokenId, tc.padTokenId, o);
+    const GenerationResult r = generate(dec, prompt, tc.sepTokenId, o);
     const auto want = idsOf(expected["ids"]);
     QCOMPARE(r.ids, want);
     QVERIFY2(at::tensor(r.ids).equal(ref_->tensor(stem(file) + "/generate/" + var)), "reference.safetensors ids");

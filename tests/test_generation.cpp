@@ -57,7 +57,7 @@ class TestGeneration : public QObject {
     MarkovDecoder d;
     GenerationOptions o;
     o.maxLength = 10;
-    const auto r = generate(d, {1}, 0, 0, o);
+    const auto r = generate(d, {1}, 0, o);
     QCOMPARE(r.ids, (std::vector<int64_t>{1, 2, 4, 0}));
     QCOMPARE(d.steps, (std::vector<int64_t>{1, 1, 1}));  // one token fed per step (cache)
     QVERIFY(std::isnan(r.sequenceScore));
@@ -67,9 +67,9 @@ class TestGeneration : public QObject {
     MarkovDecoder d;
     GenerationOptions o;
     o.maxLength = 3;
-    QCOMPARE(generate(d, {1}, 0, 0, o).ids, (std::vector<int64_t>{1, 2, 4}));
+    QCOMPARE(generate(d, {1}, 0, o).ids, (std::vector<int64_t>{1, 2, 4}));
     o.maxLength = 4;
-    QCOMPARE(generate(d, {1, 3}, 0, 0, o).ids, (std::vector<int64_t>{1, 3, 0}));
+    QCOMPARE(generate(d, {1, 3}, 0, o).ids, (std::vector<int64_t>{1, 3, 0}));
   }
 
   void minLengthForbidsEarlyEos() {
@@ -77,7 +77,7 @@ class TestGeneration : public QObject {
     GenerationOptions o;
     o.maxLength = 10;
     o.minLength = 4;  // eos banned while fewer than 4 ids: 1 2 4 | 2 (not eos) | 4 | 0
-    QCOMPARE(generate(d, {1}, 0, 0, o).ids, (std::vector<int64_t>{1, 2, 4, 2, 4, 0}));
+    QCOMPARE(generate(d, {1}, 0, o).ids, (std::vector<int64_t>{1, 2, 4, 2, 4, 0}));
   }
 
   void beamSearchFindsTheBetterShortHypothesis() {
@@ -87,7 +87,7 @@ class TestGeneration : public QObject {
     GenerationOptions o;
     o.maxLength = 10;
     o.numBeams = 2;
-    const auto r = generate(d, {1}, 0, 0, o);
+    const auto r = generate(d, {1}, 0, o);
     QCOMPARE(r.ids, (std::vector<int64_t>{1, 3, 0}));
     QVERIFY2(std::abs(r.sequenceScore - (std::log(0.4) + std::log(0.9)) / 2) < 1e-5, std::to_string(r.sequenceScore).c_str());
     QCOMPARE(d.steps.front(), int64_t(1));
@@ -129,12 +129,12 @@ class TestGeneration : public QObject {
     MarkovDecoder d;
     GenerationOptions o;
     o.maxLength = 1;
-    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {1}, 0, 0, o));
+    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {1}, 0, o));
     o = {};
     o.numBeams = 0;
-    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {1}, 0, 0, o));
+    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {1}, 0, o));
     o = {};
-    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {}, 0, 0, o));
+    QVERIFY_THROWS_EXCEPTION(Error, generate(d, {}, 0, o));
   }
 
   void cancelStopsBetweenTokens() {
@@ -142,7 +142,7 @@ class TestGeneration : public QObject {
     std::stop_source stop;
     stop.request_stop();
     try {
-      generate(d, {1}, 0, 0, GenerationOptions{}, JobContext(stop.get_token()));
+      generate(d, {1}, 0, GenerationOptions{}, JobContext(stop.get_token()));
       QFAIL("expected cancellation");
     } catch (const Error& e) {
       QCOMPARE(e.code(), ErrorCode::Cancelled);

@@ -835,22 +835,19 @@ namespace {
 // storage record checked against the scan first. Returns nothing when LibTorch cannot build
 // this (valid) pickle's structure, or builds something that disagrees with the scan.
 std::optional<std::vector<std::pair<std::string, at::Tensor>>> unpickleWithLibTorch(
-    caffe2::serialize::PyTorchStreamReader& reader, const std::vector<TorchPickleTensor>& specs, const std::string& file) {
+    caffe2::serialize::PyTorchStreamReader& reader, std::string_view pickle, const std::vector<TorchPickleTensor>& specs,
+    const std::string& file) {
   std::map<std::string, std::size_t> recordBytes;
   std::map<std::string, std::string> firstUser;  // storage key -> the first tensor that uses it
   for (const auto& s : specs) {
     recordBytes[s.storageKey] = static_cast<std::size_t>(s.storageNumel) * c10::elementSize(s.dtype);
     firstUser.emplace(s.storageKey, s.name);
   }
-  at::DataPtr pickle;
-  std::size_t pickleSize = 0;
-  std::tie(pickle, pickleSize) = reader.getRecord("data.pkl");
-  const char* data = static_cast<const char*>(pickle.get());
   std::size_t consumed = 0;
   auto readPickle = [&](char* buffer, std::size_t len) -> std::size_t {
-    if (consumed >= pickleSize) return 0;
-    len = std::min(pickleSize - consumed, len);
-    std::memcpy(buffer, data + consumed, len);
+    if (consumed >= pickle.size()) return 0;
+    len = std::min(pickle.size() - consumed, len);
+    std::memcpy(buffer, pickle.data() + consumed, len);
     consumed += len;
     return len;
   };
@@ -932,13 +929,12 @@ std::vector<std::pair<std::string, at::Tensor>> readTorchBin(const std::filesyst
     if (!reader->hasRecord("data.pkl"))
       throw Error(ErrorCode::Unsupported, file + ": a zip archive but not a torch.save checkpoint (no data.pkl)", file);
 
-    std::vector<TorchPickleTensor> specs;
-    {
-      auto [pickle, pickleSize] = reader->getRecord("data.pkl");
-      specs = scanTorchPickle(std::string_view(static_cast<const char*>(pickle.get()), pickleSize), file);
-    }
+    // data.pkl is read once: the scan validates it, LibTorch's unpickler then builds it.
+    auto [pickleData, pickleSize] = reader->getRecord("data.pkl");
+    const std::string_view pickle(static_cast<const char*>(pickleData.get()), pickleSize);
+    const std::vector<TorchPickleTensor> specs = scanTorchPickle(pickle, file);
 
-    if (auto viaLibTorch = unpickleWithLibTorch(*reader, specs, file)) {
+    if (auto viaLibTorch = unpickleWithLibTorch(*reader, pickle, specs, file)) {
       if (usedReader) *usedReader = TorchBinReader::LibTorchUnpickler;
       return std::move(*viaLibTorch);
     }

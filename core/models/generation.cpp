@@ -106,9 +106,8 @@ struct Hypotheses {
   }
 };
 
-GenerationResult beamSearch(StepDecoder& dec, const at::Tensor& prompt, int64_t eos, int64_t pad,
-                            const GenerationOptions& o, const JobContext& job) {
-  (void)pad;
+GenerationResult beamSearch(StepDecoder& dec, const at::Tensor& prompt, int64_t eos, const GenerationOptions& o,
+                            const JobContext& job) {
   const int64_t nb = o.numBeams;
   dec.reset(nb);
   at::Tensor ids = prompt.expand({nb, -1}).contiguous();  // [nb, P]
@@ -178,7 +177,7 @@ GenerationResult beamSearch(StepDecoder& dec, const at::Tensor& prompt, int64_t 
 
 }  // namespace
 
-GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eos, int64_t pad,
+GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eos,
                           const GenerationOptions& o, const JobContext& job) {
   if (prompt.empty()) throw Error(ErrorCode::InvalidArgument, "generation needs at least one start token");
   if (o.numBeams < 1) throw Error(ErrorCode::InvalidArgument, "number of beams must be at least 1");
@@ -188,7 +187,7 @@ GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prom
   if (o.repetitionPenalty <= 0) throw Error(ErrorCode::InvalidArgument, "repetition penalty must be positive");
   if (o.noRepeatNgramSize < 0) throw Error(ErrorCode::InvalidArgument, "no-repeat n-gram size must be >= 0");
   const at::Tensor p = at::tensor(prompt, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-  return o.numBeams == 1 ? greedy(decoder, p, eos, o, job) : beamSearch(decoder, p, eos, pad, o, job);
+  return o.numBeams == 1 ? greedy(decoder, p, eos, o, job) : beamSearch(decoder, p, eos, o, job);
 }
 
 }  // namespace vlm::models

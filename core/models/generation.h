@@ -41,8 +41,9 @@ class StepDecoder {
 
 // Validates options (InvalidArgument with a clear message), then runs greedy or beam search.
 // Progress is reported per generated token; cancel is honoured between tokens.
+// (One sequence at a time: transformers' padding of finished rows never applies.)
 GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eosTokenId,
-                          int64_t padTokenId, const GenerationOptions& options, const JobContext& job = {});
+                          const GenerationOptions& options, const JobContext& job = {});
 
 // The logits processors on their own (scores [B, V], ids [B, T]); exposed for tests.
 at::Tensor applyRepetitionPenalty(const at::Tensor& ids, const at::Tensor& scores, double penalty);

@@ -48,19 +48,16 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool withBias) {
 at::Tensor linearForward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const int64_t in = weight.size(1);
   if (x.numel() == in && x.device().is_cpu() && x.scalar_type() == at::kFloat && !x.requires_grad() && !weight.requires_grad()) {
-    at::Tensor v = x.reshape({in});
+    const at::Tensor v = x.reshape({in}).contiguous();
+    at::Tensor y;
     if (runtime::TokenDecodingScope::active() && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
         (!bias.defined() || (bias.is_contiguous() && bias.scalar_type() == at::kFloat))) {
-      at::Tensor y = at::empty({weight.size(0)}, v.options());
-      const at::Tensor xc = v.contiguous();
-      if (runtime::splitGemv(weight.data_ptr<float>(), xc.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr,
-                             y.data_ptr<float>(), weight.size(0), in)) {
-        std::vector<int64_t> shape = x.sizes().vec();
-        shape.back() = weight.size(0);
-        return y.view(shape);
-      }
+      y = at::empty({weight.size(0)}, v.options());
+      if (!runtime::splitGemv(weight.data_ptr<float>(), v.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr,
+                              y.data_ptr<float>(), weight.size(0), in))
+        y = at::Tensor();
     }
-    at::Tensor y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
+    if (!y.defined()) y = bias.defined() ? at::addmv(bias, weight, v) : at::mv(weight, v);
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = weight.size(0);
     return y.view(shape);

@@ -107,7 +107,7 @@ CaptionResult Captioner::caption(const io::ImageU8& image, const CaptionOptions&
   models::BlipCaptionStepDecoder decoder(m.model.model, embeds);
   const auto& tc = m.model.model->config.text;
   JobContext sub(job.stopToken(), [&job](double f, std::string_view s) { job.progress(0.1 + 0.9 * f, s); });
-  const models::GenerationResult gen = models::generate(decoder, m.promptIds(o.prompt), tc.sepTokenId, tc.padTokenId, g, sub);
+  const models::GenerationResult gen = models::generate(decoder, m.promptIds(o.prompt), tc.sepTokenId, g, sub);
   r.timings.decodeSeconds = secondsSince(t0);
   r.ids = gen.ids;
   r.tokens = tokensOf(gen.ids);

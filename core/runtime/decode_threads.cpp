@@ -11,6 +11,8 @@
 
 namespace vlm::runtime {
 
+void blasSgemv(char trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y);
+
 namespace {
 
 thread_local bool tlsActive = false;
@@ -37,14 +39,8 @@ SgemvFn sgemv() {
 // y[0:n) = W[0:n, 0:k] x (+ b): BLAS sees W as the column-major k x n matrix W^T.
 void gemvRows(const float* w, const float* x, const float* b, float* y, int64_t n, int64_t k) {
   if (n <= 0) return;
-  const int m = static_cast<int>(k), cols = static_cast<int>(n), one = 1;
-  const float alpha = 1.0f;
-  float beta = 0.0f;
-  if (b) {
-    std::memcpy(y, b, sizeof(float) * static_cast<size_t>(n));
-    beta = 1.0f;
-  }
-  sgemv()("T", &m, &cols, &alpha, w, &m, x, &one, &beta, y, &one);
+  if (b) std::memcpy(y, b, sizeof(float) * static_cast<size_t>(n));
+  blasSgemv('T', static_cast<int>(k), static_cast<int>(n), 1.0f, w, static_cast<int>(k), x, b ? 1.0f : 0.0f, y);
 }
 
 // One helper thread; jobs are handed over through two counters. The helper spins for a while
@@ -126,12 +122,12 @@ void runPair(const std::function<void()>& mine, std::function<void()> other) {
   Helper::instance().run(std::move(other), mine);
 }
 
-bool blasSgemv(char trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
-  if (!sgemv()) return false;
+bool blasAvailable() { return sgemv() != nullptr; }
+
+void blasSgemv(char trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
   const int one = 1;
   const char t[2] = {trans, 0};
   sgemv()(t, &m, &n, &alpha, a, &lda, x, &one, &beta, y, &one);
-  return true;
 }
 
 bool splitGemv(const float* w, const float* x, const float* b, float* y, int64_t n, int64_t k) {

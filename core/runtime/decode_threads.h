@@ -29,8 +29,11 @@ class TokenDecodingScope {
 // cores; otherwise one after the other here), returning when both are done.
 void runPair(const std::function<void()>& mine, std::function<void()> other);
 
-// Calls BLAS sgemv (column-major, Fortran conventions); false when it cannot be found.
-bool blasSgemv(char trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y);
+// Whether BLAS' sgemv was found (the BLAS LibTorch loaded); the two calls below need it.
+bool blasAvailable();
+
+// Calls BLAS sgemv (column-major, Fortran conventions).
+void blasSgemv(char trans, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y);
 
 // y = W x + b (float32, W row-major [n, k], contiguous; b may be null), split across two
 // threads when a TokenDecodingScope is active and the machine has two cores or more.

@@ -15,6 +15,11 @@ void TextKVCache::reorder(const at::Tensor& index) {
       if (t.defined()) t = t.index_select(0, index);
 }
 
+void TextKVCache::ensureLayers(size_t layers) {
+  for (auto* v : {&selfKey, &selfValue, &crossKey, &crossValue})
+    if (v->size() != layers) v->resize(layers);
+}
+
 void TextKVCache::clear() {
   selfKey.clear();
   selfValue.clear();
@@ -47,6 +52,10 @@ BlipTextSelfAttentionImpl::BlipTextSelfAttentionImpl(const BlipTextConfig& c, bo
 
 at::Tensor BlipTextSelfAttentionImpl::splitHeads(const at::Tensor& x) const {
   return x.view({x.size(0), x.size(1), heads, headDim}).permute({0, 2, 1, 3});
+}
+
+std::pair<at::Tensor, at::Tensor> BlipTextSelfAttentionImpl::keysValues(const at::Tensor& states) {
+  return {splitHeads(key->forward(states)), splitHeads(value->forward(states))};
 }
 
 BlipTextSelfOutputImpl::BlipTextSelfOutputImpl(const BlipTextConfig& c) {
@@ -109,7 +118,7 @@ bool attendOneToken(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
                     double sqrtD, at::Tensor& probs, at::Tensor& out) {
   if (!runtime::TokenDecodingScope::active() || q.size(0) != 1 || q.size(2) != 1 || additiveMask.defined() ||
       q.scalar_type() != at::kFloat || k.scalar_type() != at::kFloat || v.scalar_type() != at::kFloat ||
-      k.stride(3) != 1 || v.stride(3) != 1 || !q.device().is_cpu())
+      k.stride(3) != 1 || v.stride(3) != 1 || !q.device().is_cpu() || !runtime::blasAvailable())
     return false;
   const int64_t heads = q.size(1), d = q.size(3), n = k.size(2);
   const at::Tensor qc = q.contiguous();
@@ -124,7 +133,6 @@ bool attendOneToken(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
     for (int64_t h = h0; h < h1; ++h)
       runtime::blasSgemv('T', int(d), int(n), 1.0f, kp + h * kh, int(kn), qp + h * d, 0.0f, sp + h * n);
   };
-  bool ok = true;
   const int64_t mid = heads / 2;
   runtime::runPair([&] { scoreHeads(0, mid); }, [&] { scoreHeads(mid, heads); });
   probs = at::softmax(scores / sqrtD, -1);
@@ -132,11 +140,11 @@ bool attendOneToken(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
   float* cp = ctx.data_ptr<float>();
   auto contextHeads = [&](int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h)
-      ok &= runtime::blasSgemv('N', int(d), int(n), 1.0f, vp + h * vh, int(vn), pp + h * n, 0.0f, cp + h * d);
+      runtime::blasSgemv('N', int(d), int(n), 1.0f, vp + h * vh, int(vn), pp + h * n, 0.0f, cp + h * d);
   };
   runtime::runPair([&] { contextHeads(0, mid); }, [&] { contextHeads(mid, heads); });
   out = ctx;
-  return ok;
+  return true;
 }
 
 }  // namespace
@@ -151,12 +159,7 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
     throw Error(ErrorCode::InvalidArgument, "text of " + std::to_string(total) + " tokens is longer than the model's max_position_embeddings (" +
                                                 std::to_string(config.maxPositionEmbeddings) + ")");
   const auto layers = encoder->layer->size();
-  if (cache && cache->selfKey.empty()) {
-    cache->selfKey.resize(layers);
-    cache->selfValue.resize(layers);
-    cache->crossKey.resize(layers);
-    cache->crossValue.resize(layers);
-  }
+  if (cache) cache->ensureLayers(layers);
 
   at::Tensor h = embeddings->forward(in.ids, past);
   if (rec) rec->record(prefix + ".embeddings", h);
@@ -216,8 +219,7 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
       cv = cache->crossValue[i];
     } else {
       if (!in.encoderStates.defined()) throw Error(ErrorCode::InvalidArgument, "text model needs encoder states for cross-attention");
-      ck = ca.splitHeads(ca.key->forward(in.encoderStates));
-      cv = ca.splitHeads(ca.value->forward(in.encoderStates));
+      std::tie(ck, cv) = ca.keysValues(in.encoderStates);
       if (ck.size(0) != batch) {
         ck = ck.expand({batch, -1, -1, -1});
         cv = cv.expand({batch, -1, -1, -1});
@@ -244,17 +246,9 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
 
 void BlipTextModelImpl::precomputeCrossAttention(const at::Tensor& encoderStates, TextKVCache& cache) {
   const auto layers = encoder->layer->size();
-  cache.crossKey.resize(layers);
-  cache.crossValue.resize(layers);
-  if (cache.selfKey.size() != layers) {
-    cache.selfKey.resize(layers);
-    cache.selfValue.resize(layers);
-  }
-  for (size_t i = 0; i < layers; ++i) {
-    auto& ca = *encoder->layer->at<BlipTextLayerImpl>(i).crossattention->self;
-    cache.crossKey[i] = ca.splitHeads(ca.key->forward(encoderStates));
-    cache.crossValue[i] = ca.splitHeads(ca.value->forward(encoderStates));
-  }
+  cache.ensureLayers(layers);
+  for (size_t i = 0; i < layers; ++i)
+    std::tie(cache.crossKey[i], cache.crossValue[i]) = encoder->layer->at<BlipTextLayerImpl>(i).crossattention->self->keysValues(encoderStates);
 }
 
 BlipTextPredictionHeadTransformImpl::BlipTextPredictionHeadTransformImpl(const BlipTextConfig& c) {

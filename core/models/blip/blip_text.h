@@ -36,6 +36,8 @@ struct TextKVCache {
   int64_t length = 0;                            // Tpast
   // Keeps the rows `index` (beam search): every cached tensor's batch dimension.
   void reorder(const at::Tensor& index);
+  // One (still undefined) slot per layer.
+  void ensureLayers(size_t layers);
   void clear();
 };
 
@@ -52,6 +54,8 @@ TORCH_MODULE(BlipTextEmbeddings);
 struct BlipTextSelfAttentionImpl : torch::nn::Module {
   BlipTextSelfAttentionImpl(const BlipTextConfig& c, bool crossAttention);
   at::Tensor splitHeads(const at::Tensor& x) const;  // [B, T, C] -> [B, H, T, D]
+  // Keys and values of `states` [B, N, Cin] split into heads, [B, H, N, D] each.
+  std::pair<at::Tensor, at::Tensor> keysValues(const at::Tensor& states);
   int64_t heads, headDim;
   Linear query{nullptr};  // [C, C]
   Linear key{nullptr};    // [C, C] or [C, Ce] for cross-attention
