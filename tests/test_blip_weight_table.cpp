@@ -33,6 +33,22 @@ BlipConfig oddConfig() {
   return c;
 }
 
+// A copy of the fixture checkpoint (config + weights) in a temporary folder, each tensor passed
+// through `edit` (an undefined result drops it).
+std::filesystem::path fixtureVariant(const std::string& name,
+                                     const std::function<at::Tensor(const std::string&, const at::Tensor&)>& edit) {
+  const auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& t : f->tensors())
+    if (at::Tensor e = edit(t.name, f->tensor(t)); e.defined()) tensors.emplace_back(t.name, e);
+  io::writeSafetensors(dir / "model.safetensors", tensors);
+  std::filesystem::copy_file(test::dataPath("blip-caption-tiny/config.json"), dir / "config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  return dir;
+}
+
 }  // namespace
 
 class TestBlipWeightTable : public QObject {
@@ -97,15 +113,10 @@ class TestBlipWeightTable : public QObject {
 
   void tiedLmHeadFallsBackToWordEmbeddings() {
     // A checkpoint without cls.predictions.decoder.weight (tied): the word embeddings serve.
-    const auto dir = std::filesystem::temp_directory_path() / "vlm_tied";
-    std::filesystem::create_directories(dir);
+    const auto dir = fixtureVariant("vlm_tied", [](const std::string& name, const at::Tensor& t) {
+      return name == "text_decoder.cls.predictions.decoder.weight" ? at::Tensor() : t;
+    });
     auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    for (const auto& t : f->tensors())
-      if (t.name != "text_decoder.cls.predictions.decoder.weight") tensors.emplace_back(t.name, f->tensor(t));
-    io::writeSafetensors(dir / "model.safetensors", tensors);
-    std::filesystem::copy_file(test::dataPath("blip-caption-tiny/config.json"), dir / "config.json",
-                               std::filesystem::copy_options::overwrite_existing);
     const LoadedBlipCaption m = loadBlipCaption(dir);
     QCOMPARE(m.report.substitutions.size(), size_t(1));
     QVERIFY(m.model->text_decoder->cls->predictions->decoder->weight.equal(f->tensor("text_decoder.bert.embeddings.word_embeddings.weight")));
@@ -113,15 +124,9 @@ class TestBlipWeightTable : public QObject {
   }
 
   void shapeMismatchNamesTensorAndShapes() {
-    const auto dir = std::filesystem::temp_directory_path() / "vlm_badshape";
-    std::filesystem::create_directories(dir);
-    auto f = io::SafetensorsFile::open(test::dataPath("blip-caption-tiny/model.safetensors"));
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    for (const auto& t : f->tensors())
-      tensors.emplace_back(t.name, t.name == "vision_model.post_layernorm.weight" ? at::ones({33}) : f->tensor(t));
-    io::writeSafetensors(dir / "model.safetensors", tensors);
-    std::filesystem::copy_file(test::dataPath("blip-caption-tiny/config.json"), dir / "config.json",
-                               std::filesystem::copy_options::overwrite_existing);
+    const auto dir = fixtureVariant("vlm_badshape", [](const std::string& name, const at::Tensor& t) {
+      return name == "vision_model.post_layernorm.weight" ? at::ones({33}) : t;
+    });
     try {
       loadBlipCaption(dir);
       QFAIL("expected a shape error");
