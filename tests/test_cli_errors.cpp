@@ -94,6 +94,15 @@ class TestCliErrors : public QObject {
     qunsetenv("HF_HUB_CACHE");
   }
 
+  // A CLIP or VQA folder given to caption: the message says what the folder is and which
+  // commands take it.
+  void otherModelFamilies() {
+    const std::string clip = expectOneLineError({"caption", "--model", qs(dataPath("clip-tiny")), image_}, "CLIP image-text model");
+    QVERIFY2(clip.find("similarity") != std::string::npos, clip.c_str());
+    const std::string vqa = expectOneLineError({"caption", "--model", qs(dataPath("blip-vqa-tiny")), image_}, "BlipForQuestionAnswering");
+    QVERIFY2(vqa.find("vqa") != std::string::npos, vqa.c_str());
+  }
+
   void folderWithoutWeights() {
     const fs::path dir = modelCopy("noweights", false);
     expectOneLineError({"caption", "--model", qs(dir), image_}, dir.string());

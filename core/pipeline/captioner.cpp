@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/error.h"
+#include "models/model_kind.h"
 #include "vision/tensor.h"
 
 namespace vlm {
@@ -49,6 +50,7 @@ std::unique_ptr<Captioner> Captioner::load(const std::string& spec, const ModelO
   job.progress(0.0, "locating model");
   m.location = io::resolveModel(spec);
   const auto& dir = m.location.dir;
+  models::requireModelFamily(dir, {models::ModelFamily::BlipCaption}, "caption");
   job.throwIfCancelled();
   job.progress(0.1, "reading tokenizer and image processor");
   m.tokenizer.emplace(text::WordPieceTokenizer::fromFolder(dir));

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "io/state_dict.h"
+#include "models/model_kind.h"
 #include "models/nn.h"
 #include "runtime/decode_threads.h"
 
@@ -106,11 +107,8 @@ const WeightTable& blipCaptionWeightTable() {
 }
 
 LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarType dtype, const at::Device& device) {
+  requireModelFamily(dir, {ModelFamily::BlipCaption}, "caption");
   const BlipConfig config = loadBlipConfig(dir / "config.json");
-  if (config.architecture == "BlipForQuestionAnswering")
-    throw Error(ErrorCode::Unsupported, (dir / "config.json").string() + ": this is a BLIP visual question answering checkpoint, not a captioning one", (dir / "config.json").string());
-  if (!config.architecture.empty() && config.architecture != "BlipForConditionalGeneration")
-    throw Error(ErrorCode::Unsupported, (dir / "config.json").string() + ": architecture " + config.architecture + " is not a BLIP captioning model (BlipForConditionalGeneration)", (dir / "config.json").string());
   if (config.text.encoderHiddenSize != config.vision.hiddenSize)
     throw Error(ErrorCode::Corrupt, (dir / "config.json").string() + ": text_config.encoder_hidden_size (" + std::to_string(config.text.encoderHiddenSize) +
                                         ") must equal vision_config.hidden_size (" + std::to_string(config.vision.hiddenSize) +
