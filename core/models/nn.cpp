@@ -76,9 +76,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t count, int64_t dim) { weight = register_par
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
 
-PatchConvImpl::PatchConvImpl(int64_t inChannels, int64_t outChannels, int64_t p) : patch(p) {
+PatchConvImpl::PatchConvImpl(int64_t inChannels, int64_t outChannels, int64_t p, bool withBias) : patch(p) {
   weight = register_parameter("weight", at::empty({outChannels, inChannels, p, p}));
-  bias = register_parameter("bias", at::empty({outChannels}));
+  if (withBias) bias = register_parameter("bias", at::empty({outChannels}));
 }
 
 at::Tensor PatchConvImpl::forward(const at::Tensor& x) { return at::conv2d(x, weight, bias, {patch, patch}); }

@@ -52,11 +52,11 @@ TORCH_MODULE(Embedding);
 
 // Non-overlapping patches: kernel = stride = patch.
 struct PatchConvImpl : torch::nn::Module {
-  PatchConvImpl(int64_t inChannels, int64_t outChannels, int64_t patch);
+  PatchConvImpl(int64_t inChannels, int64_t outChannels, int64_t patch, bool withBias = true);
   at::Tensor forward(const at::Tensor& x);  // [B, Cin, H, W] -> [B, Cout, H/p, W/p]
   int64_t patch;
   at::Tensor weight;  // [Cout, Cin, p, p]
-  at::Tensor bias;    // [Cout]
+  at::Tensor bias;    // [Cout] (undefined without bias)
 };
 TORCH_MODULE(PatchConv);
 
