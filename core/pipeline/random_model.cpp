@@ -3,12 +3,14 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "common/error.h"
 #include "io/files.h"
 #include "io/safetensors.h"
 #include "models/blip/blip_caption.h"
+#include "models/clip/clip_model.h"
 #include "runtime/runtime.h"
 
 namespace vlm {
@@ -34,39 +36,97 @@ models::BlipConfig presetConfig(std::string like) {
   throw Error(ErrorCode::InvalidArgument, "unknown model '" + like + "' for --like (known: " + names + ")");
 }
 
-}  // namespace
 
-std::vector<std::string> randomModelPresets() { return {"blip-image-captioning-base", "blip-image-captioning-large"}; }
-
-void makeRandomModel(const std::string& like, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
-  const models::BlipConfig config = presetConfig(like);
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (!std::filesystem::is_directory(out)) throw Error(ErrorCode::Io, "cannot create the folder " + out.string(), out.string());
-
+// Weights ~ N(0, 0.02), LayerNorm weights 1 and biases 0, other biases 0, deterministic for a
+// seed; written to out/model.safetensors under the parameters' (= checkpoint) names.
+void writeRandomWeights(torch::nn::Module& model, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
   job.progress(0.0, "initialising weights");
   at::NoGradGuard noGrad;
-  models::BlipForConditionalGeneration model(config);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  const auto params = model->named_parameters(true);
+  const auto params = model.named_parameters(true);
   size_t i = 0;
   for (const auto& item : params) {
     job.throwIfCancelled();
     const std::string& name = item.key();
     at::Tensor p = item.value();
     const bool isNorm = name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos ||
-                        name.find("post_layernorm") != std::string::npos;
+                        name.find("layernorm") != std::string::npos || name.find("layrnorm") != std::string::npos;
     const bool isBias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
     if (isNorm) p.fill_(isBias ? 0.0 : 1.0);
     else if (isBias || name == "text_decoder.cls.predictions.bias") p.zero_();
+    else if (name == "logit_scale") p.fill_(std::log(100.0));  // what trained CLIP checkpoints converge to
     else p.normal_(0.0, 0.02, gen);
     tensors.emplace_back(name, p);
     job.progress(0.5 * double(++i) / double(params.size()), "initialising weights");
   }
   job.progress(0.5, "writing model.safetensors");
   io::writeSafetensors(out / "model.safetensors", tensors, {{"format", "pt"}});
+}
 
+void copyTokenizer(const std::string& name, const std::vector<const char*>& files, const std::filesystem::path& out) {
+  const auto dir = runtime::resourceDir() / "tokenizers" / name;
+  for (const char* f : files) io::writeFileAtomic(out / f, io::readFile(dir / f));
+}
+
+void writeReadme(const std::string& like, const std::filesystem::path& out, uint64_t seed, const std::string& what) {
+  io::writeFileAtomic(out / "README.md",
+                      "# Random " + like + "\n\nWritten by `vlmscope make-random-model --like " + like + " --seed " + std::to_string(seed) +
+                          "`: the architecture of " + like +
+                          " with RANDOM weights (normal, std 0.02; LayerNorm 1/0; biases 0). For benchmarks and tests only: its " + what +
+                          " are meaningless.\n");
+}
+
+bool isClipPreset(std::string like) {
+  if (like.rfind("openai/", 0) == 0) like = like.substr(7);
+  return like == "clip-vit-base-patch32";
+}
+
+// openai/clip-vit-base-patch32 as its hub config.json describes it (transformers' CLIP defaults
+// plus the legacy eos_token_id 2 of the openai configs).
+void makeRandomClip(const std::string& like, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
+  models::ClipConfig config;
+  config.architecture = "CLIPModel";
+  config.text.bosTokenId = 0;
+  config.text.eosTokenId = 2;
+  writeRandomWeights(*models::ClipModel(config), out, seed, job);
+  io::writeFileAtomic(out / "config.json", models::clipConfigToJson(config).dump(2) + "\n");
+  const nlohmann::ordered_json pre{
+      {"crop_size", {{"height", config.vision.imageSize}, {"width", config.vision.imageSize}}},
+      {"do_center_crop", true},
+      {"do_convert_rgb", true},
+      {"do_normalize", true},
+      {"do_rescale", true},
+      {"do_resize", true},
+      {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
+      {"image_processor_type", "CLIPImageProcessor"},
+      {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+      {"processor_class", "CLIPProcessor"},
+      {"resample", 3},
+      {"rescale_factor", 0.00392156862745098},
+      {"size", {{"shortest_edge", config.vision.imageSize}}},
+  };
+  io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
+  copyTokenizer("clip-vit-base-patch32", {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}, out);
+  writeReadme(like, out, seed, "similarities");
+  job.progress(1.0, "done");
+}
+
+}  // namespace
+
+std::vector<std::string> randomModelPresets() {
+  return {"blip-image-captioning-base", "blip-image-captioning-large", "clip-vit-base-patch32"};
+}
+
+void makeRandomModel(const std::string& like, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
+  const bool clip = isClipPreset(like);
+  const models::BlipConfig config = clip ? models::BlipConfig{} : presetConfig(like);  // unknown names fail first
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (!std::filesystem::is_directory(out)) throw Error(ErrorCode::Io, "cannot create the folder " + out.string(), out.string());
+  if (clip) return makeRandomClip(like, out, seed, job);
+
+  writeRandomWeights(*models::BlipForConditionalGeneration(config), out, seed, job);
   io::writeFileAtomic(out / "config.json", models::blipConfigToJson(config).dump(2) + "\n");
   const nlohmann::ordered_json pre{
       {"do_convert_rgb", true},
@@ -82,13 +142,8 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
       {"size", {{"height", config.vision.imageSize}, {"width", config.vision.imageSize}}},
   };
   io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
-  const auto tokDir = runtime::resourceDir() / "tokenizers" / "bert-base-uncased";
-  for (const char* f : {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"})
-    io::writeFileAtomic(out / f, io::readFile(tokDir / f));
-  io::writeFileAtomic(out / "README.md",
-                      "# Random " + like + "\n\nWritten by `vlmscope make-random-model --like " + like + " --seed " + std::to_string(seed) +
-                          "`: the architecture of " + like +
-                          " with RANDOM weights (normal, std 0.02; LayerNorm 1/0; biases 0). For benchmarks and tests only: its captions are meaningless.\n");
+  copyTokenizer("bert-base-uncased", {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}, out);
+  writeReadme(like, out, seed, "captions");
   job.progress(1.0, "done");
 }
 
