@@ -23,8 +23,12 @@ const Command kCommands[] = {
      "caption --model M IMAGE... [--prompt TEXT] [--beams N] [--max-length N] [--min-length N]\n"
      "          [--repetition-penalty R] [--no-repeat-ngram N] [--ignore-exif] [--json]\n"
      "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
+    {"similarity", cmdSimilarity,
+     "similarity --model M --image IMAGE --text T [--text T2 ...] [--json] [--ignore-exif]\n"
+     "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
     {"dump", cmdDump,
-     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]"},
+     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (BLIP captioning)\n"
+     "  dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out FILE.safetensors   (CLIP)"},
     {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
     {"make-random-model", cmdMakeRandomModel,
      "make-random-model --like blip-image-captioning-base|blip-image-captioning-large --out DIR [--seed S]"},

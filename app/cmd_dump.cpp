@@ -5,7 +5,10 @@
 #include "commands.h"
 #include "common_options.h"
 #include "io/image.h"
+#include "io/model_location.h"
+#include "models/model_kind.h"
 #include "pipeline/dump.h"
+#include "pipeline/similarity_dump.h"
 
 namespace vlm::cli {
 
@@ -29,7 +32,31 @@ std::vector<int64_t> parseIds(const std::string& s) {
 }
 }  // namespace
 
+// CLIP: dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out F
+int dumpSimilarity(int argc, char** argv) {
+  std::set<std::string> valued = kModelOptionNames;
+  valued.insert({"image", "out", "text", "grad-text"});
+  Args args(argc, argv, 2, valued, {"ignore-exif"});
+  if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+  const std::vector<std::string> texts = args.values("text");
+  if (texts.empty()) throw UsageError("a CLIP dump needs one or more --text");
+  const int gradText = args.intValue("grad-text", 0, 0, int(texts.size()) - 1);
+  const std::string out = args.required("out");
+  const std::string image = args.required("image");
+  ModelOptions mo = modelOptionsFrom(args);
+  if (mo.dtype != ComputeDType::Float32) throw UsageError("dump runs in float32 (the parity reference)");
+  const auto model = SimilarityModel::load(args.required("model"), mo);
+  io::ImageLoadOptions load;
+  load.applyExifOrientation = !args.flag("ignore-exif");
+  const SimilarityDumpSummary s = writeSimilarityDump(*model, io::loadImage(image, load), texts, gradText, out);
+  std::fprintf(stderr, "wrote %zu tensors to %s (cosine with text %d: %.6f)\n", s.tensors, out.c_str(), gradText, s.cosine);
+  return 0;
+}
+
 int cmdDump(int argc, char** argv) {
+  if (auto spec = peekOptionValue(argc, argv, 2, "model");
+      spec && models::detectModelKind(io::resolveModel(*spec).dir).family == models::ModelFamily::Clip)
+    return dumpSimilarity(argc, argv);
   std::set<std::string> valued = kModelOptionNames;
   valued.insert({"image", "out", "ids", "target-pos", "prompt", "beams", "max-length", "min-length", "repetition-penalty", "no-repeat-ngram"});
   Args args(argc, argv, 2, valued, {"ignore-exif"});

@@ -7,4 +7,5 @@ int cmdDump(int argc, char** argv);
 int cmdTokenize(int argc, char** argv);
 int cmdMakeRandomModel(int argc, char** argv);
 int cmdBench(int argc, char** argv);
+int cmdSimilarity(int argc, char** argv);
 }  // namespace vlm::cli
