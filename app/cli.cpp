@@ -31,10 +31,11 @@ const Command kCommands[] = {
      "  dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out FILE.safetensors   (CLIP)"},
     {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
     {"make-random-model", cmdMakeRandomModel,
-     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large --out DIR [--seed S]"},
+     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large|clip-vit-base-patch32 --out DIR [--seed S]"},
     {"bench", cmdBench,
      "bench gemm [--size N] [--threads N] [--json]\n"
-     "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]"},
+     "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
+     "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

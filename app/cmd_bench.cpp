@@ -12,7 +12,7 @@
 namespace vlm::cli {
 
 int cmdBench(int argc, char** argv) {
-  if (argc < 3) throw UsageError("bench what? (gemm or caption)");
+  if (argc < 3) throw UsageError("bench what? (gemm, caption or similarity)");
   const std::string what = argv[2];
   if (what == "gemm") {
     Args args(argc, argv, 3, {"threads", "size", "runs"}, {"json"});
@@ -56,7 +56,39 @@ int cmdBench(int argc, char** argv) {
     else std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
-  throw UsageError("unknown benchmark '" + what + "' (gemm or caption)");
+  if (what == "similarity") {
+    std::set<std::string> valued = kModelOptionNames;
+    valued.insert({"image", "runs", "text"});
+    Args args(argc, argv, 3, valued, {"json"});
+    SimilarityBenchOptions o;
+    o.model = args.required("model");
+    o.image = args.required("image");
+    o.runs = args.intValue("runs", 5, 1, 1000);
+    o.texts = args.values("text");
+    o.modelOptions = modelOptionsFrom(args);
+    const SimilarityBenchResult r = benchSimilarity(o);
+    const nlohmann::ordered_json j{{"model", o.model},
+                                   {"image", o.image.string()},
+                                   {"runs", o.runs},
+                                   {"texts", r.texts},
+                                   {"gemm_fp32_gflops", r.gemmGflops},
+                                   {"load_s", r.loadSeconds},
+                                   {"first_score_s", r.firstScoreSeconds},
+                                   {"preprocess_s", r.preprocessSeconds},
+                                   {"vision_s", r.visionSeconds},
+                                   {"text_s", r.textSeconds},
+                                   {"total_s", r.totalSeconds},
+                                   {"vision_gflop", r.visionGflop},
+                                   {"vision_gflops", r.visionGflops},
+                                   {"vision_vs_gemm", r.visionGflops / r.gemmGflops},
+                                   {"load_vs_score", r.loadSeconds / r.totalSeconds},
+                                   {"threads", r.threads},
+                                   {"dtype", r.dtype},
+                                   {"peak_rss_mb", r.peakRssMb}};
+    std::printf("%s\n", j.dump(args.flag("json") ? -1 : 1).c_str());
+    return 0;
+  }
+  throw UsageError("unknown benchmark '" + what + "' (gemm, caption or similarity)");
 }
 
 }  // namespace vlm::cli

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "io/image.h"
+#include "pipeline/bench_util.h"
 #include "pipeline/captioner_impl.h"
 #include "runtime/runtime.h"
 
@@ -15,15 +16,9 @@ namespace vlm {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
-}
+using bench::Clock;
+using bench::median;
+using bench::since;
 
 double gemmRate(int n, int runs, at::ScalarType dtype) {
   c10::InferenceMode inference;
@@ -40,10 +35,9 @@ double gemmRate(int n, int runs, at::ScalarType dtype) {
 
 // FLOPs (multiply-adds x2) of one BLIP vision forward for a batch of one.
 double visionFlop(const models::BlipVisionConfig& v) {
-  const double t = double(v.numPatches() + 1), c = double(v.hiddenSize), i = double(v.intermediateSize);
-  const double p = double(v.patchSize);
-  const double perLayer = 2 * t * c * 3 * c + 2 * 2 * t * t * c + 2 * t * c * c + 2 * 2 * t * c * i;
-  return double(v.numHiddenLayers) * perLayer + 2 * double(v.numPatches()) * c * 3 * p * p;
+  const double c = double(v.hiddenSize), p = double(v.patchSize);
+  return bench::encoderFlop(double(v.numPatches() + 1), c, double(v.intermediateSize), double(v.numHiddenLayers)) +
+         2 * double(v.numPatches()) * c * 3 * p * p;
 }
 
 }  // namespace

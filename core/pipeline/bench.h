@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pipeline/captioner.h"
 
@@ -48,5 +49,35 @@ struct CaptionBenchResult {
 };
 
 CaptionBenchResult benchCaption(const CaptionBenchOptions& options, const JobContext& job = {});
+
+}  // namespace vlm
+
+namespace vlm {
+
+struct SimilarityBenchOptions {
+  std::string model;
+  std::filesystem::path image;
+  std::vector<std::string> texts;  // empty: four short captions
+  int runs = 5;
+  ModelOptions modelOptions;
+};
+
+struct SimilarityBenchResult {
+  double gemmGflops = 0;          // fp32 GEMM rate measured in the same run (the baseline)
+  double loadSeconds = 0;         // SimilarityModel::load, median of fresh loads
+  double firstScoreSeconds = 0;   // the first score after a load (weights paged in)
+  // Steady state, median of `runs` after one warm-up:
+  double preprocessSeconds = 0;   // image file decode + resize + crop + normalise
+  double visionSeconds = 0;       // vision tower + projection
+  double textSeconds = 0;         // text tower + projection for all texts (incl. tokenizing)
+  double totalSeconds = 0;
+  double visionGflop = 0, visionGflops = 0;
+  int texts = 0;
+  int threads = 0;
+  std::string dtype;
+  double peakRssMb = 0;
+};
+
+SimilarityBenchResult benchSimilarity(const SimilarityBenchOptions& options, const JobContext& job = {});
 
 }  // namespace vlm
