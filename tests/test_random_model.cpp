@@ -7,6 +7,8 @@
 
 #include "io/safetensors.h"
 #include "models/blip/blip_caption.h"
+#include "models/clip/clip_config.h"
+#include "models/clip/clip_model.h"
 
 using namespace vlm;
 using namespace vlm::test;
@@ -85,6 +87,51 @@ class TestRandomModel : public QObject {
       QVERIFY2(b.contains(k), k);
     QCOMPARE(b["tokens_generated"].get<int>(), 5);
     QVERIFY(b["caption_s"].get<double>() >= b["vision_s"].get<double>());
+  }
+
+  // openai/clip-vit-base-patch32's architecture: the checkpoint has exactly the CLIPModel keys,
+  // and similarity, dump and bench run on it.
+  void clipPreset() {
+    const fs::path dir = dir_.string() + "_clip";
+    CliResult r = runCli({"make-random-model", "--like", "openai/clip-vit-base-patch32", "--out", qs(dir), "--seed", "3"});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const models::ClipConfig c = models::loadClipConfig(dir / "config.json");
+    // the hub config.json's values, written out by hand
+    QCOMPARE(c.vision.hiddenSize, 768);
+    QCOMPARE(c.vision.patchSize, 32);
+    QCOMPARE(c.vision.imageSize, 224);
+    QCOMPARE(c.text.hiddenSize, 512);
+    QCOMPARE(c.text.numAttentionHeads, 8);
+    QCOMPARE(c.text.eosTokenId, 2);
+    QCOMPARE(c.projectionDim, 512);
+    QCOMPARE(c.vision.hiddenAct, std::string("quick_gelu"));
+    {
+      auto f = io::SafetensorsFile::open(dir / "model.safetensors");
+      const auto specs = models::clipCheckpointTensors(c);
+      QCOMPARE(f->tensors().size(), specs.size());
+      int64_t params = 0;
+      for (const auto& s : specs) {
+        const auto* t = f->find(s.name);
+        QVERIFY2(t && t->shape == s.shape, s.name.c_str());
+        params += t->numel();
+      }
+      QVERIFY2(params > 150'000'000 && params < 152'000'000, std::to_string(params).c_str());  // 151.3 M
+      QVERIFY(std::abs(f->tensor("logit_scale").item<double>() - std::log(100.0)) < 1e-6);
+    }
+    r = runCli({"similarity", "--model", qs(dir), "--image", image_, "--text", "a cup of coffee", "--text", "a dog", "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto s = nlohmann::json::parse(r.out);
+    for (size_t i = 0; i < 2; ++i) {
+      const double cosv = s["cosine"][i].get<double>();
+      QVERIFY(cosv >= -1 && cosv <= 1);
+      QVERIFY(std::abs(s["logits_per_image"][i].get<double>() - 100.0 * cosv) < 1e-3);
+    }
+    r = runCli({"bench", "similarity", "--model", qs(dir), "--image", image_, "--runs", "1", "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto b = nlohmann::json::parse(r.out);
+    for (const char* k : {"gemm_fp32_gflops", "load_s", "vision_s", "text_s", "total_s", "vision_gflops", "vision_vs_gemm"}) QVERIFY2(b.contains(k), k);
+    QVERIFY(b["total_s"].get<double>() >= b["vision_s"].get<double>());
+    fs::remove_all(dir);
   }
 };
 
