@@ -94,7 +94,8 @@ class ClipTokenizer {
   // tokenizer_class "CLIPTokenizer" / "CLIPTokenizerFast". Never throws (unreadable -> false).
   static bool isClipTokenizerFolder(const std::filesystem::path& dir);
 
-  // `vocab`: (token, id) in file order (a repeated token keeps its last id, as a Python dict);
+  // `vocab`: (token, id) in file order (a repeated token keeps its last id, as a Python dict; from
+  // tokenizer.json the order is by token);
   // `merges`: in rank order (a repeated pair keeps its last rank). The special tokens of `config`
   // missing from `addedTokens` are added as special added tokens with their vocabulary id, or the
   // next free id (as transformers does). Throws vlm::Error InvalidArgument for an empty
