@@ -25,7 +25,9 @@ const Command kCommands[] = {
      "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
     {"dump", cmdDump,
      "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]"},
-    {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
+    {"tokenize", cmdTokenize,
+     "tokenize --model M [--text-cleaning ftfy|basic] [TEXT...]   (no TEXT: JSON strings on stdin, one per line;\n"
+     "    --text-cleaning: CLIP checkpoints only; ftfy (default) as openai CLIP, basic as transformers without ftfy)"},
     {"make-random-model", cmdMakeRandomModel,
      "make-random-model --like blip-image-captioning-base|blip-image-captioning-large --out DIR [--seed S]"},
     {"bench", cmdBench,
