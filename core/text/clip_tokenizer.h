@@ -23,7 +23,8 @@
 // Tokens map to ids through the added tokens, then vocab.json; anything else is the unk token's id.
 // Input text is UTF-8; invalid bytes are decoded as U+FFFD first (Python's errors="replace").
 // The fast (Rust) CLIPTokenizerFast normalises differently (NFC + whitespace + lowercase, no
-// ftfy): for plain ASCII text all paths agree, for other text the Ftfy path is the reference.
+// ftfy): for plain ASCII text all paths agree (except ASCII that ftfy changes: HTML entities,
+// terminal escapes), for other text the Ftfy path is the reference.
 //
 // Instances are immutable after construction (a BPE cache is shared behind a mutex); all const
 // methods may be called concurrently.
