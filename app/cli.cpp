@@ -29,7 +29,9 @@ const Command kCommands[] = {
     {"dump", cmdDump,
      "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (BLIP captioning)\n"
      "  dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out FILE.safetensors   (CLIP)"},
-    {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
+    {"tokenize", cmdTokenize,
+     "tokenize --model M [--text-cleaning ftfy|basic] [TEXT...]   (no TEXT: JSON strings on stdin, one per line;\n"
+     "    --text-cleaning: CLIP checkpoints only; ftfy (default) as openai CLIP, basic as transformers without ftfy)"},
     {"make-random-model", cmdMakeRandomModel,
      "make-random-model --like blip-image-captioning-base|blip-image-captioning-large|clip-vit-base-patch32 --out DIR [--seed S]"},
     {"bench", cmdBench,

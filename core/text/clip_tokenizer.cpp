@@ -20,7 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using ordered_json = nlohmann::ordered_json;
 
 struct StringHash {
   using is_transparent = void;
@@ -702,8 +701,7 @@ AddedToken parseAddedToken(const json& v, int64_t id, const std::string& key, co
   return t;
 }
 
-std::vector<std::pair<std::string, int64_t>> vocabFromObject(const ordered_json& v, const fs::path& file,
-                                                              const std::string& key) {
+std::vector<std::pair<std::string, int64_t>> vocabFromObject(const json& v, const fs::path& file, const std::string& key) {
   if (!v.is_object()) badValue(file, key, "an object of token: id");
   std::vector<std::pair<std::string, int64_t>> vocab;
   vocab.reserve(v.size());
@@ -717,16 +715,76 @@ std::vector<std::pair<std::string, int64_t>> vocabFromObject(const ordered_json&
   return vocab;
 }
 
-// vocab.json: {"token": id, ...} in file order.
+// vocab.json as (token, id) pairs in file order (what Python's json.load keeps), read with a SAX
+// parser: a DOM with ordered keys would cost a linear search per entry.
+class VocabSax : public nlohmann::json_sax<json> {
+ public:
+  std::vector<std::pair<std::string, int64_t>> entries;
+  std::string problem;  // the first structural problem, empty when none
+
+  bool null() override { return value("null"); }
+  bool boolean(bool) override { return value("a boolean"); }
+  bool number_integer(number_integer_t v) override { return id(static_cast<int64_t>(v)); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return v > static_cast<number_unsigned_t>(INT64_MAX) ? value("a number out of range") : id(static_cast<int64_t>(v));
+  }
+  bool number_float(number_float_t, const string_t&) override { return value("not an integer"); }
+  bool string(string_t&) override { return value("a string"); }
+  bool binary(binary_t&) override { return value("binary data"); }
+  bool start_object(std::size_t) override {
+    if (depth_++ != 0) return value("an object");
+    return true;
+  }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ == 0) return fail("the top level must be an object of token: id, not a list");
+    return value("a list");
+  }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    return fail(std::string("not valid JSON (") + e.what() + ")");
+  }
+
+ private:
+  int depth_ = 0;
+  std::string key_;
+  bool fail(const std::string& why) {
+    if (problem.empty()) problem = why;
+    return false;
+  }
+  bool value(const char* what) {
+    if (depth_ == 0) return fail(std::string("the top level must be an object of token: id, not ") + what);
+    return fail("the id of '" + key_ + "' must be a non-negative integer, not " + what);
+  }
+  bool id(int64_t v) {
+    if (depth_ == 0) return fail("the top level must be an object of token: id, not a number");
+    if (v < 0) return fail("the id of '" + key_ + "' must be a non-negative integer, not " + std::to_string(v));
+    entries.emplace_back(key_, v);
+    return true;
+  }
+};
+
 std::vector<std::pair<std::string, int64_t>> readVocabJson(const fs::path& path) {
   const std::string text = io::readFile(path);
-  ordered_json j;
+  VocabSax sax;
+  bool ok = false;
   try {
-    j = ordered_json::parse(text);
+    ok = json::sax_parse(text, &sax);
   } catch (const json::exception& e) {
-    throw Error(ErrorCode::Corrupt, path.string() + ": not valid JSON (" + e.what() + ")", path.string());
+    if (sax.problem.empty()) sax.problem = std::string("not valid JSON (") + e.what() + ")";
   }
-  return vocabFromObject(j, path, "the vocabulary");
+  if (!ok || !sax.problem.empty())
+    throw Error(ErrorCode::Corrupt, path.string() + ": " + (sax.problem.empty() ? std::string("not valid JSON") : sax.problem),
+                path.string());
+  if (sax.entries.empty()) throw Error(ErrorCode::Corrupt, path.string() + ": the vocabulary is empty", path.string());
+  return std::move(sax.entries);
 }
 
 // merges.txt as CLIPTokenizer reads it: read().strip().split("\n")[1:48895], each line split on
@@ -760,7 +818,7 @@ struct TokenizerJsonModel {
   std::vector<std::pair<std::string, std::string>> merges;
 };
 
-TokenizerJsonModel readTokenizerJsonModel(const ordered_json& tj, const fs::path& file) {
+TokenizerJsonModel readTokenizerJsonModel(const json& tj, const fs::path& file) {
   auto model = tj.find("model");
   if (model == tj.end() || !model->is_object()) badValue(file, "model", "an object");
   const std::string type = model->value("type", std::string());
@@ -787,15 +845,6 @@ TokenizerJsonModel readTokenizerJsonModel(const ordered_json& tj, const fs::path
     }
   }
   return m;
-}
-
-ordered_json readOrderedJson(const fs::path& path) {
-  const std::string text = io::readFile(path);
-  try {
-    return ordered_json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::Corrupt, path.string() + ": not valid JSON (" + e.what() + ")", path.string());
-  }
 }
 
 }  // namespace
@@ -856,7 +905,7 @@ ClipTokenizer ClipTokenizer::fromFolder(const fs::path& dir, ClipTextCleaning cl
 
   const bool useFiles = hasVocab && hasMerges;
   if (hasTokenizerJson) try {
-      const ordered_json tj = readOrderedJson(tokenizerJson);
+      const json tj = readJson(tokenizerJson);
       if (!tj.is_object()) throw Error(ErrorCode::Corrupt, tokenizerJson.string() + ": not a JSON object", tokenizerJson.string());
       if (!useFiles) {
         TokenizerJsonModel m = readTokenizerJsonModel(tj, tokenizerJson);
@@ -868,7 +917,7 @@ ClipTokenizer ClipTokenizer::fromFolder(const fs::path& dir, ClipTextCleaning cl
         for (const auto& e : *at) {
           if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer())
             badValue(tokenizerJson, "added_tokens[].id", "an integer");
-          fileAddedTokens.push_back(parseAddedToken(json(e), e["id"].get<int64_t>(), "added_tokens[]", tokenizerJson));
+          fileAddedTokens.push_back(parseAddedToken(e, e["id"].get<int64_t>(), "added_tokens[]", tokenizerJson));
         }
       }
     } catch (const json::exception& e) {

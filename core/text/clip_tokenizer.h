@@ -23,7 +23,8 @@
 // Tokens map to ids through the added tokens, then vocab.json; anything else is the unk token's id.
 // Input text is UTF-8; invalid bytes are decoded as U+FFFD first (Python's errors="replace").
 // The fast (Rust) CLIPTokenizerFast normalises differently (NFC + whitespace + lowercase, no
-// ftfy): for plain ASCII text all paths agree, for other text the Ftfy path is the reference.
+// ftfy): for plain ASCII text all paths agree (except ASCII that ftfy changes: HTML entities,
+// terminal escapes), for other text the Ftfy path is the reference.
 //
 // Instances are immutable after construction (a BPE cache is shared behind a mutex); all const
 // methods may be called concurrently.
@@ -94,7 +95,8 @@ class ClipTokenizer {
   // tokenizer_class "CLIPTokenizer" / "CLIPTokenizerFast". Never throws (unreadable -> false).
   static bool isClipTokenizerFolder(const std::filesystem::path& dir);
 
-  // `vocab`: (token, id) in file order (a repeated token keeps its last id, as a Python dict);
+  // `vocab`: (token, id) in file order (a repeated token keeps its last id, as a Python dict; from
+  // tokenizer.json the order is by token);
   // `merges`: in rank order (a repeated pair keeps its last rank). The special tokens of `config`
   // missing from `addedTokens` are added as special added tokens with their vocabulary id, or the
   // next free id (as transformers does). Throws vlm::Error InvalidArgument for an empty
