@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "common/error.h"
 #include "io/image.h"
 #include "pipeline/captioner_impl.h"
+#include "pipeline/vqa_impl.h"
 #include "runtime/runtime.h"
 
 namespace vlm {
@@ -46,6 +48,37 @@ double visionFlop(const models::BlipVisionConfig& v) {
   return double(v.numHiddenLayers) * perLayer + 2 * double(v.numPatches()) * c * 3 * p * p;
 }
 
+// Fresh loads (`runs` of them, median time in `seconds`): the cost of opening the checkpoint
+// (config, tokenizer, mapping the weights). Returns the last one.
+template <class Loaded>
+std::unique_ptr<Loaded> timedLoads(int runs, const std::function<std::unique_ptr<Loaded>()>& load, double& seconds,
+                                   const JobContext& job) {
+  std::vector<double> times;
+  std::unique_ptr<Loaded> loaded;
+  for (int run = 0; run < runs; ++run) {
+    job.throwIfCancelled();
+    loaded.reset();
+    const auto t0 = Clock::now();
+    loaded = load();
+    times.push_back(since(t0));
+  }
+  seconds = median(times);
+  return loaded;
+}
+
+// One warm-up then `runs` counted passes over the image file: `pass(image, fileDecodeSeconds,
+// counted)` runs the pipeline once.
+void steadyRuns(int runs, const std::filesystem::path& imageFile, const JobContext& job,
+                const std::function<void(const io::ImageU8&, double, bool)>& pass) {
+  for (int run = 0; run <= runs; ++run) {
+    job.throwIfCancelled();
+    job.progress(double(run) / double(runs + 1), "benchmark run");
+    const auto t0 = Clock::now();
+    const io::ImageU8 image = io::loadImage(imageFile);
+    pass(image, since(t0), run > 0);
+  }
+}
+
 }  // namespace
 
 GemmBenchResult benchGemm(int n, int runs) {
@@ -66,38 +99,25 @@ CaptionBenchResult benchCaption(const CaptionBenchOptions& o, const JobContext& 
   copt.maxLength = o.newTokens + 1;  // [DEC] + newTokens
   copt.minLength = o.newTokens + 1;  // no early [SEP]: every run decodes the same number of tokens
 
-  std::vector<double> load, pre, vis, dec, total;
-  std::unique_ptr<Captioner> captioner;
-  // Fresh loads: the cost of opening the checkpoint (config, tokenizer, mapping the weights).
-  for (int run = 0; run < o.runs; ++run) {
-    job.throwIfCancelled();
-    captioner.reset();
-    const auto t0 = Clock::now();
-    captioner = Captioner::load(o.model, o.modelOptions);
-    load.push_back(since(t0));
-  }
+  std::vector<double> pre, vis, dec, total;
+  std::unique_ptr<Captioner> captioner = timedLoads<Captioner>(
+      o.runs, [&] { return Captioner::load(o.model, o.modelOptions); }, r.loadSeconds, job);
   // The first caption after the last load pays for paging the weights in.
   {
     const auto t0 = Clock::now();
     captioner->caption(io::loadImage(o.image), copt);
     r.firstCaptionSeconds = since(t0);
   }
-  for (int run = 0; run <= o.runs; ++run) {  // run 0 is a warm-up, not counted
-    job.throwIfCancelled();
-    job.progress(double(run) / double(o.runs + 1), "benchmark run");
-    const auto t0 = Clock::now();
-    const io::ImageU8 image = io::loadImage(o.image);
-    const double decodeFileS = since(t0);
+  steadyRuns(o.runs, o.image, job, [&](const io::ImageU8& image, double decodeFileS, bool counted) {
     const CaptionResult c = captioner->caption(image, copt);
-    if (run == 0) continue;
+    if (!counted) return;
     pre.push_back(decodeFileS + c.timings.preprocessSeconds);
     vis.push_back(c.timings.visionSeconds);
     dec.push_back(c.timings.decodeSeconds);
     total.push_back(decodeFileS + c.timings.preprocessSeconds + c.timings.visionSeconds + c.timings.decodeSeconds);
     r.caption = c.caption;
     r.tokensGenerated = int(c.ids.size()) - 1;
-  }
-  r.loadSeconds = median(load);
+  });
   r.preprocessSeconds = median(pre);
   r.visionSeconds = median(vis);
   r.decodeSeconds = median(dec);
@@ -117,6 +137,50 @@ CaptionBenchResult benchCaption(const CaptionBenchOptions& o, const JobContext& 
     for (size_t i = 0; i < std::min(a.ids.size(), b.ids.size()); ++i) same += a.ids[i] == b.ids[i];
     r.tokenAgreement = n ? double(same) / double(n) : 1.0;
   }
+  r.peakRssMb = runtime::peakRssMb();
+  return r;
+}
+
+VqaBenchResult benchVqa(const VqaBenchOptions& o, const JobContext& job) {
+  if (o.runs < 1) throw Error(ErrorCode::InvalidArgument, "bench needs at least one run");
+  VqaBenchResult r;
+  r.threads = runtime::threads();
+  r.dtype = computeDTypeName(o.modelOptions.dtype);
+  VqaOptions vopt;
+  if (o.newTokens > 0) {
+    vopt.maxLength = o.newTokens + 1;  // [DEC] + newTokens
+    vopt.minLength = o.newTokens + 1;  // no early [SEP]: every run decodes the same number of tokens
+  }
+  std::vector<double> pre, vis, que, dec, total;
+  std::unique_ptr<QuestionAnswerer> answerer = timedLoads<QuestionAnswerer>(
+      o.runs, [&] { return QuestionAnswerer::load(o.model, o.modelOptions); }, r.loadSeconds, job);
+  {
+    const auto t0 = Clock::now();
+    answerer->answer(io::loadImage(o.image), o.question, vopt);
+    r.firstAnswerSeconds = since(t0);
+  }
+  steadyRuns(o.runs, o.image, job, [&](const io::ImageU8& image, double decodeFileS, bool counted) {
+    const VqaResult a = answerer->answer(image, o.question, vopt);
+    if (!counted) return;
+    const VqaTimings& t = a.timings;
+    pre.push_back(decodeFileS + t.preprocessSeconds);
+    vis.push_back(t.visionSeconds);
+    que.push_back(t.questionSeconds);
+    dec.push_back(t.decodeSeconds);
+    total.push_back(decodeFileS + t.preprocessSeconds + t.visionSeconds + t.questionSeconds + t.decodeSeconds);
+    r.answer = a.answer;
+    r.tokensGenerated = int(a.ids.size()) - 1;
+  });
+  r.preprocessSeconds = median(pre);
+  r.visionSeconds = median(vis);
+  r.questionSeconds = median(que);
+  r.decodeSeconds = median(dec);
+  r.answerSeconds = median(total);
+  r.visionGflop = visionFlop(answerer->impl().model.model->config.vision) / 1e9;
+  r.visionGflops = r.visionGflop / r.visionSeconds;
+  r.gemmGflops = gemmRate(2048, 3, answerer->impl().dtype);
+  r.visionVsGemm = r.visionGflops / r.gemmGflops;
+  r.answerVsVision = r.answerSeconds / r.visionSeconds;
   r.peakRssMb = runtime::peakRssMb();
   return r;
 }

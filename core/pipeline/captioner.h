@@ -8,30 +8,16 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "common/job.h"
 #include "io/image.h"
+#include "pipeline/options.h"
 
 namespace vlm {
 
-enum class ComputeDType { Float32, BFloat16 };
-std::optional<ComputeDType> parseComputeDType(std::string_view name);  // "float32" | "bfloat16"
-const char* computeDTypeName(ComputeDType d);
-
-struct ModelOptions {
-  ComputeDType dtype = ComputeDType::Float32;
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:1" (where LibTorch has CUDA)
-};
-
-struct CaptionOptions {
+struct CaptionOptions : DecodingOptions {
   std::string prompt;  // conditional captioning: the caption continues this text
-  int numBeams = 1;
-  int maxLength = 20;  // transformers' max_length: [DEC] and the prompt count
-  int minLength = 0;
-  double repetitionPenalty = 1.0;
-  int noRepeatNgramSize = 0;
 };
 
 struct CaptionTimings {

@@ -9,6 +9,7 @@
 #include "io/files.h"
 #include "io/safetensors.h"
 #include "models/blip/blip_caption.h"
+#include "models/blip/blip_vqa.h"
 #include "runtime/runtime.h"
 
 namespace vlm {
@@ -21,6 +22,10 @@ models::BlipConfig presetConfig(std::string like) {
   c.architecture = "BlipForConditionalGeneration";
   c.text.numAttentionHeads = 12;  // what the hub config.json of the real checkpoints says
   if (like == "blip-image-captioning-base") return c;
+  if (like == "blip-vqa-base") {  // BLIP-base sizes; text encoder and answer decoder share text_config
+    c.architecture = "BlipForQuestionAnswering";
+    return c;
+  }
   if (like == "blip-image-captioning-large") {
     c.vision.hiddenSize = 1024;
     c.vision.intermediateSize = 4096;
@@ -34,9 +39,15 @@ models::BlipConfig presetConfig(std::string like) {
   throw Error(ErrorCode::InvalidArgument, "unknown model '" + like + "' for --like (known: " + names + ")");
 }
 
+// The module tree of `config`'s architecture (its named parameters are the checkpoint keys).
+std::shared_ptr<torch::nn::Module> buildModel(const models::BlipConfig& config) {
+  if (config.architecture == "BlipForQuestionAnswering") return models::BlipForQuestionAnswering(config).ptr();
+  return models::BlipForConditionalGeneration(config).ptr();
+}
+
 }  // namespace
 
-std::vector<std::string> randomModelPresets() { return {"blip-image-captioning-base", "blip-image-captioning-large"}; }
+std::vector<std::string> randomModelPresets() { return {"blip-image-captioning-base", "blip-image-captioning-large", "blip-vqa-base"}; }
 
 void makeRandomModel(const std::string& like, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
   const models::BlipConfig config = presetConfig(like);
@@ -46,7 +57,7 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
 
   job.progress(0.0, "initialising weights");
   at::NoGradGuard noGrad;
-  models::BlipForConditionalGeneration model(config);
+  const std::shared_ptr<torch::nn::Module> model = buildModel(config);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   const auto params = model->named_parameters(true);
@@ -88,7 +99,7 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
   io::writeFileAtomic(out / "README.md",
                       "# Random " + like + "\n\nWritten by `vlmscope make-random-model --like " + like + " --seed " + std::to_string(seed) +
                           "`: the architecture of " + like +
-                          " with RANDOM weights (normal, std 0.02; LayerNorm 1/0; biases 0). For benchmarks and tests only: its captions are meaningless.\n");
+                          " with RANDOM weights (normal, std 0.02; LayerNorm 1/0; biases 0). For benchmarks and tests only: its outputs are meaningless.\n");
   job.progress(1.0, "done");
 }
 

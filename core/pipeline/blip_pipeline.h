@@ -1,0 +1,57 @@
+#pragma once
+// What the BLIP pipelines (Captioner, QuestionAnswerer) share, for core code only: locating
+// the checkpoint, its tokenizer and image processor, device and dtype, pixel values, token
+// strings, load notes, generation settings.
+
+#include <ATen/core/Tensor.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/job.h"
+#include "io/image.h"
+#include "io/model_location.h"
+#include "models/generation.h"
+#include "models/model_kind.h"
+#include "models/weights.h"
+#include "pipeline/options.h"
+#include "text/wordpiece.h"
+#include "vision/preprocess.h"
+
+namespace vlm {
+
+double secondsSince(std::chrono::steady_clock::time_point t0);
+
+// Progress of a sub-step that covers [from, to] of the whole job, same cancel token.
+JobContext subJob(const JobContext& job, double from, double to);
+
+models::GenerationOptions generationOptions(const DecodingOptions& options);
+
+struct BlipPipelineBase {
+  std::string spec;
+  io::ModelLocation location;
+  ModelOptions options;
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+  std::optional<text::WordPieceTokenizer> tokenizer;
+  vision::ImageProcessorConfig processor;
+
+  // Resolves `spec` (folder or hub id), checks that the folder holds `family` (the message
+  // names what it holds and the commands for it otherwise), reads the tokenizer and
+  // preprocessor_config.json. Progress 0 .. 0.2 of `job`.
+  void open(const std::string& spec, const ModelOptions& options, models::ModelFamily family, const std::string& command,
+            const JobContext& job);
+  // After the weights: the processor must resize to the vision tower's input side.
+  void checkImageSize(int64_t imageSize) const;
+  // [1, 3, S, S] float32 pixel values on the model's device
+  at::Tensor pixelValues(const io::ImageU8& image) const;
+  // convert_ids_to_tokens, "[DEC]" for bos when it lies outside the vocabulary
+  std::vector<std::string> tokensOf(const std::vector<int64_t>& ids, int64_t bosTokenId) const;
+};
+
+// "tied weight: ..." / "unused checkpoint tensor: ..." lines of a weight load.
+std::vector<std::string> loadNotes(const models::WeightLoadReport& report);
+
+}  // namespace vlm
