@@ -23,14 +23,19 @@ const Command kCommands[] = {
      "caption --model M IMAGE... [--prompt TEXT] [--beams N] [--max-length N] [--min-length N]\n"
      "          [--repetition-penalty R] [--no-repeat-ngram N] [--ignore-exif] [--json]\n"
      "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
+    {"vqa", cmdVqa,
+     "vqa --model M --image IMAGE --question Q [--beams N] [--max-length N] [--min-length N] [--json]\n"
+     "          [--ignore-exif] [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
     {"dump", cmdDump,
-     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]"},
+     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (captioning)\n"
+     "  dump --model M --image IMAGE --question Q --out FILE.safetensors [--answer-ids I,J,...] [--ignore-exif]   (VQA)"},
     {"tokenize", cmdTokenize, "tokenize --model M [TEXT...]   (no TEXT: JSON strings on stdin, one per line)"},
     {"make-random-model", cmdMakeRandomModel,
-     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large --out DIR [--seed S]"},
+     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large|blip-vqa-base --out DIR [--seed S]"},
     {"bench", cmdBench,
      "bench gemm [--size N] [--threads N] [--json]\n"
-     "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]"},
+     "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
+     "  bench vqa --model M --image IMAGE [--question Q] [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 
