@@ -48,6 +48,12 @@ double visionFlop(const models::BlipVisionConfig& v) {
   return double(v.numHiddenLayers) * perLayer + 2 * double(v.numPatches()) * c * 3 * p * p;
 }
 
+double timed(const std::function<void()>& f) {
+  const auto t0 = Clock::now();
+  f();
+  return since(t0);
+}
+
 // Fresh loads (`runs` of them, median time in `seconds`): the cost of opening the checkpoint
 // (config, tokenizer, mapping the weights). Returns the last one.
 template <class Loaded>
@@ -58,25 +64,40 @@ std::unique_ptr<Loaded> timedLoads(int runs, const std::function<std::unique_ptr
   for (int run = 0; run < runs; ++run) {
     job.throwIfCancelled();
     loaded.reset();
-    const auto t0 = Clock::now();
-    loaded = load();
-    times.push_back(since(t0));
+    times.push_back(timed([&] { loaded = load(); }));
   }
   seconds = median(times);
   return loaded;
 }
 
-// One warm-up then `runs` counted passes over the image file: `pass(image, fileDecodeSeconds,
-// counted)` runs the pipeline once.
-void steadyRuns(int runs, const std::filesystem::path& imageFile, const JobContext& job,
-                const std::function<void(const io::ImageU8&, double, bool)>& pass) {
+// Steady state: one warm-up then `runs` passes over the image file. `pass(image)` runs the
+// pipeline once and returns its stage times (preprocessing first). Returns the median of each
+// stage (decoding the file counted in preprocessing), then the median total.
+std::vector<double> stageMedians(int runs, const std::filesystem::path& imageFile, const JobContext& job,
+                                 const std::function<std::vector<double>(const io::ImageU8&)>& pass) {
+  std::vector<std::vector<double>> stages;
+  std::vector<double> totals;
   for (int run = 0; run <= runs; ++run) {
     job.throwIfCancelled();
     job.progress(double(run) / double(runs + 1), "benchmark run");
     const auto t0 = Clock::now();
     const io::ImageU8 image = io::loadImage(imageFile);
-    pass(image, since(t0), run > 0);
+    const double decodeFile = since(t0);
+    std::vector<double> t = pass(image);
+    if (run == 0) continue;
+    t[0] += decodeFile;
+    stages.resize(t.size());
+    double total = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+      stages[i].push_back(t[i]);
+      total += t[i];
+    }
+    totals.push_back(total);
   }
+  std::vector<double> out;
+  for (const auto& s : stages) out.push_back(median(s));
+  out.push_back(median(totals));
+  return out;
 }
 
 }  // namespace
@@ -99,29 +120,20 @@ CaptionBenchResult benchCaption(const CaptionBenchOptions& o, const JobContext& 
   copt.maxLength = o.newTokens + 1;  // [DEC] + newTokens
   copt.minLength = o.newTokens + 1;  // no early [SEP]: every run decodes the same number of tokens
 
-  std::vector<double> pre, vis, dec, total;
   std::unique_ptr<Captioner> captioner = timedLoads<Captioner>(
       o.runs, [&] { return Captioner::load(o.model, o.modelOptions); }, r.loadSeconds, job);
   // The first caption after the last load pays for paging the weights in.
-  {
-    const auto t0 = Clock::now();
-    captioner->caption(io::loadImage(o.image), copt);
-    r.firstCaptionSeconds = since(t0);
-  }
-  steadyRuns(o.runs, o.image, job, [&](const io::ImageU8& image, double decodeFileS, bool counted) {
+  r.firstCaptionSeconds = timed([&] { captioner->caption(io::loadImage(o.image), copt); });
+  const std::vector<double> m = stageMedians(o.runs, o.image, job, [&](const io::ImageU8& image) {
     const CaptionResult c = captioner->caption(image, copt);
-    if (!counted) return;
-    pre.push_back(decodeFileS + c.timings.preprocessSeconds);
-    vis.push_back(c.timings.visionSeconds);
-    dec.push_back(c.timings.decodeSeconds);
-    total.push_back(decodeFileS + c.timings.preprocessSeconds + c.timings.visionSeconds + c.timings.decodeSeconds);
     r.caption = c.caption;
     r.tokensGenerated = int(c.ids.size()) - 1;
+    return std::vector<double>{c.timings.preprocessSeconds, c.timings.visionSeconds, c.timings.decodeSeconds};
   });
-  r.preprocessSeconds = median(pre);
-  r.visionSeconds = median(vis);
-  r.decodeSeconds = median(dec);
-  r.captionSeconds = median(total);
+  r.preprocessSeconds = m[0];
+  r.visionSeconds = m[1];
+  r.decodeSeconds = m[2];
+  r.captionSeconds = m[3];
   r.visionGflop = visionFlop(captioner->impl().model.model->config.vision) / 1e9;
   r.visionGflops = r.visionGflop / r.visionSeconds;
 
@@ -151,31 +163,21 @@ VqaBenchResult benchVqa(const VqaBenchOptions& o, const JobContext& job) {
     vopt.maxLength = o.newTokens + 1;  // [DEC] + newTokens
     vopt.minLength = o.newTokens + 1;  // no early [SEP]: every run decodes the same number of tokens
   }
-  std::vector<double> pre, vis, que, dec, total;
   std::unique_ptr<QuestionAnswerer> answerer = timedLoads<QuestionAnswerer>(
       o.runs, [&] { return QuestionAnswerer::load(o.model, o.modelOptions); }, r.loadSeconds, job);
-  {
-    const auto t0 = Clock::now();
-    answerer->answer(io::loadImage(o.image), o.question, vopt);
-    r.firstAnswerSeconds = since(t0);
-  }
-  steadyRuns(o.runs, o.image, job, [&](const io::ImageU8& image, double decodeFileS, bool counted) {
+  r.firstAnswerSeconds = timed([&] { answerer->answer(io::loadImage(o.image), o.question, vopt); });
+  const std::vector<double> m = stageMedians(o.runs, o.image, job, [&](const io::ImageU8& image) {
     const VqaResult a = answerer->answer(image, o.question, vopt);
-    if (!counted) return;
-    const VqaTimings& t = a.timings;
-    pre.push_back(decodeFileS + t.preprocessSeconds);
-    vis.push_back(t.visionSeconds);
-    que.push_back(t.questionSeconds);
-    dec.push_back(t.decodeSeconds);
-    total.push_back(decodeFileS + t.preprocessSeconds + t.visionSeconds + t.questionSeconds + t.decodeSeconds);
     r.answer = a.answer;
     r.tokensGenerated = int(a.ids.size()) - 1;
+    const VqaTimings& t = a.timings;
+    return std::vector<double>{t.preprocessSeconds, t.visionSeconds, t.questionSeconds, t.decodeSeconds};
   });
-  r.preprocessSeconds = median(pre);
-  r.visionSeconds = median(vis);
-  r.questionSeconds = median(que);
-  r.decodeSeconds = median(dec);
-  r.answerSeconds = median(total);
+  r.preprocessSeconds = m[0];
+  r.visionSeconds = m[1];
+  r.questionSeconds = m[2];
+  r.decodeSeconds = m[3];
+  r.answerSeconds = m[4];
   r.visionGflop = visionFlop(answerer->impl().model.model->config.vision) / 1e9;
   r.visionGflops = r.visionGflop / r.visionSeconds;
   r.gemmGflops = gemmRate(2048, 3, answerer->impl().dtype);

@@ -8,16 +8,17 @@
 
 namespace vlm {
 
-Captioner::Captioner() : impl_(std::make_unique<Impl>()) {}
+Captioner::Captioner() : BlipPipeline(std::make_unique<Impl>()) {}
 Captioner::~Captioner() = default;
+
+Captioner::Impl& Captioner::impl() const { return static_cast<Impl&>(*state_); }
 
 std::unique_ptr<Captioner> Captioner::load(const std::string& spec, const ModelOptions& options, const JobContext& job) {
   std::unique_ptr<Captioner> c(new Captioner());
-  Impl& m = *c->impl_;
+  Impl& m = c->impl();
   m.open(spec, options, models::ModelFamily::BlipCaption, "caption", job);
   m.model = models::loadBlipCaption(m.location.dir, m.dtype, m.device);
-  m.checkImageSize(m.model.model->config.vision.imageSize);
-  job.progress(1.0, "model loaded");
+  m.finishLoad(job);
   return c;
 }
 
@@ -32,7 +33,7 @@ at::Tensor Captioner::Impl::encode(const at::Tensor& pixels) const {
 }
 
 CaptionResult Captioner::caption(const io::ImageU8& image, const CaptionOptions& o, const JobContext& job) const {
-  const Impl& m = *impl_;
+  const Impl& m = impl();
   c10::InferenceMode inference;
   CaptionResult r;
   auto t0 = std::chrono::steady_clock::now();
@@ -56,17 +57,5 @@ CaptionResult Captioner::caption(const io::ImageU8& image, const CaptionOptions&
   if (o.numBeams > 1) r.sequenceScore = gen.sequenceScore;
   return r;
 }
-
-std::string Captioner::modelName() const { return impl_->spec; }
-std::filesystem::path Captioner::modelDir() const { return impl_->location.dir; }
-int Captioner::imageSize() const { return static_cast<int>(impl_->model.model->config.vision.imageSize); }
-
-std::vector<std::string> Captioner::tokensOf(const std::vector<int64_t>& ids) const {
-  return impl_->tokensOf(ids, impl_->model.model->config.text.bosTokenId);
-}
-
-std::string Captioner::decodeForDisplay(const std::vector<int64_t>& ids) const { return impl_->tokenizer->decodeForDisplay(ids); }
-
-std::vector<std::string> Captioner::loadNotes() const { return vlm::loadNotes(impl_->model.report); }
 
 }  // namespace vlm

@@ -4,13 +4,16 @@
 #include <ATen/core/Tensor.h>
 
 #include "models/blip/blip_caption.h"
-#include "pipeline/blip_pipeline.h"
+#include "pipeline/pipeline_impl.h"
 #include "pipeline/captioner.h"
 
 namespace vlm {
 
-struct Captioner::Impl : BlipPipelineBase {
+struct Captioner::Impl : BlipPipeline::State {
   models::LoadedBlipCaption model;
+
+  const models::BlipConfig& config() const override { return model.model->config; }
+  const models::WeightLoadReport& weightReport() const override { return model.report; }
 
   // generate() start ids for a prompt ("" = [DEC] alone)
   std::vector<int64_t> promptIds(const std::string& prompt) const;

@@ -14,7 +14,7 @@ namespace vlm {
 namespace {
 
 // [1, 3, S, S] float32 on the CPU, a normal tensor (outside inference mode) so autograd can use it
-at::Tensor dumpPixels(const BlipPipelineBase& m, const io::ImageU8& image) {
+at::Tensor dumpPixels(const BlipPipeline::State& m, const io::ImageU8& image) {
   at::Tensor pixels;
   {
     c10::InferenceMode inference;

@@ -42,16 +42,17 @@ Encoded encode(const QuestionAnswerer::Impl& m, const io::ImageU8& image, const 
 
 }  // namespace
 
-QuestionAnswerer::QuestionAnswerer() : impl_(std::make_unique<Impl>()) {}
+QuestionAnswerer::QuestionAnswerer() : BlipPipeline(std::make_unique<Impl>()) {}
 QuestionAnswerer::~QuestionAnswerer() = default;
+
+QuestionAnswerer::Impl& QuestionAnswerer::impl() const { return static_cast<Impl&>(*state_); }
 
 std::unique_ptr<QuestionAnswerer> QuestionAnswerer::load(const std::string& spec, const ModelOptions& options, const JobContext& job) {
   std::unique_ptr<QuestionAnswerer> q(new QuestionAnswerer());
-  Impl& m = *q->impl_;
+  Impl& m = q->impl();
   m.open(spec, options, models::ModelFamily::BlipVqa, "vqa", job);
   m.model = models::loadBlipVqa(m.location.dir, m.dtype, m.device);
-  m.checkImageSize(m.model.model->config.vision.imageSize);
-  job.progress(1.0, "model loaded");
+  m.finishLoad(job);
   return q;
 }
 
@@ -77,11 +78,11 @@ std::pair<at::Tensor, at::Tensor> QuestionAnswerer::Impl::questionBatch(const st
   return {ids.to(device), mask.to(device)};
 }
 
-std::vector<int64_t> QuestionAnswerer::questionIds(const std::string& question) const { return impl_->tokenizer->encode(question, true); }
+std::vector<int64_t> QuestionAnswerer::questionIds(const std::string& question) const { return impl().tokenizer->encode(question, true); }
 
 VqaResult QuestionAnswerer::answer(const io::ImageU8& image, const std::string& question, const VqaOptions& o,
                                    const JobContext& job) const {
-  const Impl& m = *impl_;
+  const Impl& m = impl();
   c10::InferenceMode inference;
   const Encoded e = encode(m, image, {question}, job);
   VqaResult r;
@@ -103,7 +104,7 @@ VqaResult QuestionAnswerer::answer(const io::ImageU8& image, const std::string& 
 std::vector<VqaResult> QuestionAnswerer::answerBatch(const io::ImageU8& image, const std::vector<std::string>& questions,
                                                      const VqaOptions& o, const JobContext& job) const {
   if (o.numBeams != 1) throw Error(ErrorCode::InvalidArgument, "batched answers are greedy only (number of beams 1)");
-  const Impl& m = *impl_;
+  const Impl& m = impl();
   c10::InferenceMode inference;
   const Encoded e = encode(m, image, questions, job);
   const auto t0 = std::chrono::steady_clock::now();
@@ -128,7 +129,7 @@ std::vector<VqaResult> QuestionAnswerer::answerBatch(const io::ImageU8& image, c
 
 AnswerLogProbs QuestionAnswerer::answerLogProbs(const io::ImageU8& image, const std::string& question,
                                                 const std::vector<int64_t>& answerIds) const {
-  const Impl& m = *impl_;
+  const Impl& m = impl();
   if (answerIds.size() < 2) throw Error(ErrorCode::InvalidArgument, "teacher forcing needs at least two answer ids ([DEC] and one more)");
   const at::Tensor ids = models::checkedIdsTensor(answerIds, m.model.model->config.text.vocabSize, "answer ids");
   c10::InferenceMode inference;
@@ -143,17 +144,5 @@ AnswerLogProbs QuestionAnswerer::answerLogProbs(const io::ImageU8& image, const 
   }
   return r;
 }
-
-std::string QuestionAnswerer::modelName() const { return impl_->spec; }
-std::filesystem::path QuestionAnswerer::modelDir() const { return impl_->location.dir; }
-int QuestionAnswerer::imageSize() const { return static_cast<int>(impl_->model.model->config.vision.imageSize); }
-
-std::vector<std::string> QuestionAnswerer::tokensOf(const std::vector<int64_t>& ids) const {
-  return impl_->tokensOf(ids, impl_->model.model->config.text.bosTokenId);
-}
-
-std::string QuestionAnswerer::decodeForDisplay(const std::vector<int64_t>& ids) const { return impl_->tokenizer->decodeForDisplay(ids); }
-
-std::vector<std::string> QuestionAnswerer::loadNotes() const { return vlm::loadNotes(impl_->model.report); }
 
 }  // namespace vlm

@@ -13,6 +13,7 @@
 #include "common/job.h"
 #include "io/image.h"
 #include "pipeline/options.h"
+#include "pipeline/pipeline.h"
 
 namespace vlm {
 
@@ -42,7 +43,7 @@ struct AnswerLogProbs {
   double total = 0;               // their sum
 };
 
-class QuestionAnswerer {
+class QuestionAnswerer : public BlipPipeline {
  public:
   // Resolves `modelSpec` (folder or hub id in the Hugging Face cache), reads config.json,
   // tokenizer and preprocessor files, and loads the weights. vlm::Error on any problem; a
@@ -50,8 +51,6 @@ class QuestionAnswerer {
   static std::unique_ptr<QuestionAnswerer> load(const std::string& modelSpec, const ModelOptions& options = {},
                                                 const JobContext& job = {});
   ~QuestionAnswerer();
-  QuestionAnswerer(const QuestionAnswerer&) = delete;
-  QuestionAnswerer& operator=(const QuestionAnswerer&) = delete;
 
   // One question about one image: greedy or beam search.
   VqaResult answer(const io::ImageU8& image, const std::string& question, const VqaOptions& options,
@@ -68,19 +67,12 @@ class QuestionAnswerer {
                                 const std::vector<int64_t>& answerIds) const;
 
   std::vector<int64_t> questionIds(const std::string& question) const;  // [CLS] ... [SEP]
-  std::string modelName() const;           // what the user gave (folder or hub id)
-  std::filesystem::path modelDir() const;  // the resolved folder
-  int imageSize() const;                   // the model's input side in pixels
-  std::vector<std::string> tokensOf(const std::vector<int64_t>& ids) const;
-  std::string decodeForDisplay(const std::vector<int64_t>& ids) const;
-  std::vector<std::string> loadNotes() const;  // e.g. tied weights that were substituted
 
   struct Impl;  // core-internal access (dump, benchmark, explainers): pipeline/vqa_impl.h
-  Impl& impl() const { return *impl_; }
+  Impl& impl() const;
 
  private:
   QuestionAnswerer();
-  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vlm

@@ -4,13 +4,16 @@
 #include <ATen/core/Tensor.h>
 
 #include "models/blip/blip_vqa.h"
-#include "pipeline/blip_pipeline.h"
+#include "pipeline/pipeline_impl.h"
 #include "pipeline/vqa.h"
 
 namespace vlm {
 
-struct QuestionAnswerer::Impl : BlipPipelineBase {
+struct QuestionAnswerer::Impl : BlipPipeline::State {
   models::LoadedBlipVqa model;
+
+  const models::BlipConfig& config() const override { return model.model->config; }
+  const models::WeightLoadReport& weightReport() const override { return model.report; }
 
   // image_embeds [1, 1+N, Cv] (run under the compute dtype)
   at::Tensor encodeImage(const at::Tensor& pixelValues) const;

@@ -1,7 +1,6 @@
 #include "models/blip/blip_caption.h"
 
 #include "common/error.h"
-#include "io/state_dict.h"
 #include "models/blip/blip_checkpoint.h"
 #include "models/nn.h"
 
@@ -36,12 +35,7 @@ const WeightTable& blipCaptionWeightTable() { return blipTextDecoderWeightTable(
 
 LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarType dtype, const at::Device& device) {
   const BlipConfig config = loadBlipFolderConfig(dir, ModelFamily::BlipCaption, "caption");
-  const io::StateDict weights = io::StateDict::loadFolder(dir);
-  LoadedBlipCaption out;
-  out.model = BlipForConditionalGeneration(config);
-  out.report = loadWeights(*out.model, weights, blipCaptionWeightTable(), dtype, device);
-  out.model->eval();
-  return out;
+  return loadBlipWeights<BlipForConditionalGeneration>(dir, config, blipCaptionWeightTable(), dtype, device);
 }
 
 BlipCaptionStepDecoder::BlipCaptionStepDecoder(BlipForConditionalGeneration model, at::Tensor imageEmbeds)

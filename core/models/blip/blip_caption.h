@@ -39,10 +39,7 @@ std::vector<TensorSpec> blipCaptionCheckpointTensors(const BlipConfig& config);
 // How parameters map to checkpoint keys where they are not equal (tied LM head, aliases).
 const WeightTable& blipCaptionWeightTable();
 
-struct LoadedBlipCaption {
-  BlipForConditionalGeneration model{nullptr};
-  WeightLoadReport report;
-};
+using LoadedBlipCaption = LoadedModel<BlipForConditionalGeneration>;
 // Builds the model from `dir`/config.json and loads its weights (safetensors / .bin).
 LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarType dtype = at::kFloat,
                                   const at::Device& device = at::kCPU);

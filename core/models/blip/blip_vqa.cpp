@@ -1,7 +1,6 @@
 #include "models/blip/blip_vqa.h"
 
 #include "common/error.h"
-#include "io/state_dict.h"
 #include "models/blip/blip_checkpoint.h"
 #include "models/nn.h"
 
@@ -55,12 +54,7 @@ LoadedBlipVqa loadBlipVqa(const std::filesystem::path& dir, at::ScalarType dtype
                                         ") must equal text_config.encoder_hidden_size (" + std::to_string(config.text.encoderHiddenSize) +
                                         "): the answer decoder cross-attends to the question encoder's tokens",
                 (dir / "config.json").string());
-  const io::StateDict weights = io::StateDict::loadFolder(dir);
-  LoadedBlipVqa out;
-  out.model = BlipForQuestionAnswering(config);
-  out.report = loadWeights(*out.model, weights, blipVqaWeightTable(), dtype, device);
-  out.model->eval();
-  return out;
+  return loadBlipWeights<BlipForQuestionAnswering>(dir, config, blipVqaWeightTable(), dtype, device);
 }
 
 BlipVqaStepDecoder::BlipVqaStepDecoder(BlipForQuestionAnswering model, at::Tensor questionEmbeds)

@@ -69,10 +69,7 @@ std::vector<TensorSpec> blipVqaCheckpointTensors(const BlipConfig& config);
 // head and aliased bias, exactly as in captioning (the text encoder maps one to one).
 const WeightTable& blipVqaWeightTable();
 
-struct LoadedBlipVqa {
-  BlipForQuestionAnswering model{nullptr};
-  WeightLoadReport report;
-};
+using LoadedBlipVqa = LoadedModel<BlipForQuestionAnswering>;
 // Builds the model from `dir`/config.json and loads its weights (safetensors / .bin). A folder
 // of another family (captioning, CLIP) is refused naming what it is and the commands it suits.
 LoadedBlipVqa loadBlipVqa(const std::filesystem::path& dir, at::ScalarType dtype = at::kFloat,

@@ -1,4 +1,4 @@
-#include "pipeline/blip_pipeline.h"
+#include "pipeline/pipeline_impl.h"
 
 #include <ATen/ATen.h>
 
@@ -40,7 +40,7 @@ models::GenerationOptions generationOptions(const DecodingOptions& o) {
   return g;
 }
 
-void BlipPipelineBase::open(const std::string& modelSpec, const ModelOptions& modelOptions, models::ModelFamily family,
+void BlipPipeline::State::open(const std::string& modelSpec, const ModelOptions& modelOptions, models::ModelFamily family,
                             const std::string& command, const JobContext& job) {
   spec = modelSpec;
   options = modelOptions;
@@ -61,29 +61,42 @@ void BlipPipelineBase::open(const std::string& modelSpec, const ModelOptions& mo
   job.progress(0.2, "loading weights");
 }
 
-void BlipPipelineBase::checkImageSize(int64_t imageSize) const {
+void BlipPipeline::State::finishLoad(const JobContext& job) const {
+  const int64_t imageSize = config().vision.imageSize;
   const std::string file = (location.dir / "preprocessor_config.json").string();
   if (processor.kind != vision::ImageProcessorConfig::Kind::Blip || processor.resizeHeight != imageSize || processor.resizeWidth != imageSize)
     throw Error(ErrorCode::Corrupt, file + ": the processor resizes to " + std::to_string(processor.resizeWidth) + "x" +
                                         std::to_string(processor.resizeHeight) + " but the vision model expects " + std::to_string(imageSize) +
                                         "x" + std::to_string(imageSize),
                 file);
+  job.progress(1.0, "model loaded");
 }
 
-at::Tensor BlipPipelineBase::pixelValues(const io::ImageU8& image) const {
+at::Tensor BlipPipeline::State::pixelValues(const io::ImageU8& image) const {
   return vision::pixelValuesTensor(vision::preprocess(image, processor)).to(device);  // [1, 3, S, S]
 }
 
-std::vector<std::string> BlipPipelineBase::tokensOf(const std::vector<int64_t>& ids, int64_t bos) const {
+BlipPipeline::BlipPipeline(std::unique_ptr<State> state) : state_(std::move(state)) {}
+BlipPipeline::~BlipPipeline() = default;
+
+std::string BlipPipeline::modelName() const { return state_->spec; }
+std::filesystem::path BlipPipeline::modelDir() const { return state_->location.dir; }
+int BlipPipeline::imageSize() const { return static_cast<int>(state_->config().vision.imageSize); }
+
+std::vector<std::string> BlipPipeline::tokensOf(const std::vector<int64_t>& ids) const {
+  const text::WordPieceTokenizer& tok = *state_->tokenizer;
+  const int64_t bos = state_->config().text.bosTokenId;
   std::vector<std::string> out;
-  for (int64_t id : ids) out.push_back(id == bos && id >= int64_t(tokenizer->vocabSize()) ? "[DEC]" : tokenizer->idToToken(id));
+  for (int64_t id : ids) out.push_back(id == bos && id >= int64_t(tok.vocabSize()) ? "[DEC]" : tok.idToToken(id));
   return out;
 }
 
-std::vector<std::string> loadNotes(const models::WeightLoadReport& report) {
+std::string BlipPipeline::decodeForDisplay(const std::vector<int64_t>& ids) const { return state_->tokenizer->decodeForDisplay(ids); }
+
+std::vector<std::string> BlipPipeline::loadNotes() const {
   std::vector<std::string> notes;
-  for (const auto& s : report.substitutions) notes.push_back("tied weight: " + s);
-  for (const auto& k : report.unusedKeys) notes.push_back("unused checkpoint tensor: " + k);
+  for (const auto& s : state_->weightReport().substitutions) notes.push_back("tied weight: " + s);
+  for (const auto& k : state_->weightReport().unusedKeys) notes.push_back("unused checkpoint tensor: " + k);
   return notes;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // What the BLIP pipelines (Captioner, QuestionAnswerer) share, for core code only: locating
 // the checkpoint, its tokenizer and image processor, device and dtype, pixel values, token
-// strings, load notes, generation settings.
+// strings, generation settings.
 
 #include <ATen/core/Tensor.h>
 
@@ -13,10 +13,12 @@
 #include "common/job.h"
 #include "io/image.h"
 #include "io/model_location.h"
+#include "models/blip/blip_config.h"
 #include "models/generation.h"
 #include "models/model_kind.h"
 #include "models/weights.h"
 #include "pipeline/options.h"
+#include "pipeline/pipeline.h"
 #include "text/wordpiece.h"
 #include "vision/preprocess.h"
 
@@ -29,7 +31,11 @@ JobContext subJob(const JobContext& job, double from, double to);
 
 models::GenerationOptions generationOptions(const DecodingOptions& options);
 
-struct BlipPipelineBase {
+struct BlipPipeline::State {
+  virtual ~State() = default;
+  virtual const models::BlipConfig& config() const = 0;
+  virtual const models::WeightLoadReport& weightReport() const = 0;
+
   std::string spec;
   io::ModelLocation location;
   ModelOptions options;
@@ -43,15 +49,11 @@ struct BlipPipelineBase {
   // preprocessor_config.json. Progress 0 .. 0.2 of `job`.
   void open(const std::string& spec, const ModelOptions& options, models::ModelFamily family, const std::string& command,
             const JobContext& job);
-  // After the weights: the processor must resize to the vision tower's input side.
-  void checkImageSize(int64_t imageSize) const;
+  // After the weights are loaded: the processor must resize to the vision tower's input side
+  // (Corrupt naming preprocessor_config.json otherwise); progress 1.
+  void finishLoad(const JobContext& job) const;
   // [1, 3, S, S] float32 pixel values on the model's device
   at::Tensor pixelValues(const io::ImageU8& image) const;
-  // convert_ids_to_tokens, "[DEC]" for bos when it lies outside the vocabulary
-  std::vector<std::string> tokensOf(const std::vector<int64_t>& ids, int64_t bosTokenId) const;
 };
-
-// "tied weight: ..." / "unused checkpoint tensor: ..." lines of a weight load.
-std::vector<std::string> loadNotes(const models::WeightLoadReport& report);
 
 }  // namespace vlm
