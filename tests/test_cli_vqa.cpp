@@ -135,6 +135,17 @@ class TestCliVqa : public QObject {
     VLM_COMPARE_TENSORS(d2->tensor("tf_next_token_logprob"), ref->tensor("chelsea/q1/tf_next_token_logprob"), 1e-4, 0, "q1 logprob");
   }
 
+  void benchRuns() {
+    const CliResult r = runCli({"bench", "vqa", "--model", model_, "--image", image("coffee.png"), "--runs", "1", "--json"});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const json j = json::parse(r.out);
+    for (const char* k : {"load_s", "first_answer_s", "vision_s", "question_s", "decode_s", "answer_s", "vision_gflops", "gemm_gflops",
+                          "vision_vs_gemm", "answer_vs_vision"})
+      QVERIFY2(j[k].get<double>() > 0, k);
+    QCOMPARE(j["answer"].get<std::string>(), ref_["images"]["coffee.png"]["answers"][0]["greedy_text"].get<std::string>());
+    QVERIFY(j["answer_s"].get<double>() >= j["vision_s"].get<double>() + j["question_s"].get<double>());
+  }
+
   void wrongFoldersAndOptions() {
     const QString img = image("astronaut.png");
     VLM_EXPECT_CLEAN_FAILURE((QStringList{"vqa", "--model", qs(dataPath("clip-tiny")), "--image", img, "--question", "what?"}), 1,
