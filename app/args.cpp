@@ -38,17 +38,6 @@ Args::Args(int argc, char** argv, int first, const std::set<std::string>& valued
   }
 }
 
-std::optional<std::string> peekOptionValue(int argc, char** argv, int first, const std::string& name) {
-  const std::string flag = "--" + name, prefix = flag + "=";
-  for (int i = first; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--") break;
-    if (a == flag && i + 1 < argc) return std::string(argv[i + 1]);
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-  }
-  return std::nullopt;
-}
-
 std::optional<std::string> Args::value(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;

@@ -35,8 +35,4 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-// The value of --name (as "--name V" or "--name=V") before any full parse, for commands that
-// pick their options by what the model is; nullopt when absent.
-std::optional<std::string> peekOptionValue(int argc, char** argv, int first, const std::string& name);
-
 }  // namespace vlm::cli

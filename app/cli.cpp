@@ -26,17 +26,23 @@ const Command kCommands[] = {
     {"similarity", cmdSimilarity,
      "similarity --model M --image IMAGE --text T [--text T2 ...] [--json] [--ignore-exif]\n"
      "          [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
+    {"vqa", cmdVqa,
+     "vqa --model M --image IMAGE --question Q [--beams N] [--max-length N] [--min-length N] [--json]\n"
+     "          [--ignore-exif] [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
     {"dump", cmdDump,
-     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (BLIP captioning)\n"
-     "  dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out FILE.safetensors   (CLIP)"},
+     "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (captioning)\n"
+     "  dump --model M --image IMAGE --question Q --out FILE.safetensors [--answer-ids I,J,...] [--ignore-exif]   (VQA)\n"
+     "  dump --model M --image IMAGE --text T1 [--text T2 ...] [--grad-text K] --out FILE.safetensors [--ignore-exif]   (CLIP)"},
     {"tokenize", cmdTokenize,
      "tokenize --model M [--text-cleaning ftfy|basic] [TEXT...]   (no TEXT: JSON strings on stdin, one per line;\n"
      "    --text-cleaning: CLIP checkpoints only; ftfy (default) as openai CLIP, basic as transformers without ftfy)"},
     {"make-random-model", cmdMakeRandomModel,
-     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large|clip-vit-base-patch32 --out DIR [--seed S]"},
+     "make-random-model --like blip-image-captioning-base|blip-image-captioning-large|blip-vqa-base|clip-vit-base-patch32\n"
+     "          --out DIR [--seed S]"},
     {"bench", cmdBench,
      "bench gemm [--size N] [--threads N] [--json]\n"
      "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
+     "  bench vqa --model M --image IMAGE [--question Q] [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
      "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };

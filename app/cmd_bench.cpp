@@ -1,4 +1,4 @@
-// vlmscope bench gemm | caption: speed figures as JSON (or readable lines).
+// vlmscope bench gemm | caption | vqa: speed figures as JSON (or readable lines).
 #include <cstdio>
 #include <string>
 
@@ -11,8 +11,17 @@
 
 namespace vlm::cli {
 
+namespace {
+
+// One line (--json) or indented for reading.
+void printBenchJson(const nlohmann::ordered_json& j, bool oneLine) {
+  std::printf("%s\n", j.dump(oneLine ? -1 : 1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
+}  // namespace
+
 int cmdBench(int argc, char** argv) {
-  if (argc < 3) throw UsageError("bench what? (gemm, caption or similarity)");
+  if (argc < 3) throw UsageError("bench what? (gemm, caption, vqa or similarity)");
   const std::string what = argv[2];
   if (what == "gemm") {
     Args args(argc, argv, 3, {"threads", "size", "runs"}, {"json"});
@@ -52,8 +61,7 @@ int cmdBench(int argc, char** argv) {
                              {"caption", r.caption}};
     if (r.fp32Caption) j["fp32_caption"] = *r.fp32Caption;
     if (r.tokenAgreement) j["token_agreement_with_fp32"] = *r.tokenAgreement;
-    if (args.flag("json")) std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-    else std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    printBenchJson(j, args.flag("json"));
     return 0;
   }
   if (what == "similarity") {
@@ -85,10 +93,46 @@ int cmdBench(int argc, char** argv) {
                                    {"threads", r.threads},
                                    {"dtype", r.dtype},
                                    {"peak_rss_mb", r.peakRssMb}};
-    std::printf("%s\n", j.dump(args.flag("json") ? -1 : 1).c_str());
+    printBenchJson(j, args.flag("json"));
     return 0;
   }
-  throw UsageError("unknown benchmark '" + what + "' (gemm, caption or similarity)");
+  if (what == "vqa") {
+    std::set<std::string> valued = kModelOptionNames;
+    valued.insert({"image", "runs", "tokens", "question"});
+    Args args(argc, argv, 3, valued, {"json"});
+    VqaBenchOptions o;
+    o.model = args.required("model");
+    o.image = args.required("image");
+    if (auto q = args.value("question")) o.question = *q;
+    o.runs = args.intValue("runs", 5, 1, 1000);
+    o.newTokens = args.intValue("tokens", 0, 0, 500);
+    o.modelOptions = modelOptionsFrom(args);
+    const VqaBenchResult r = benchVqa(o);
+    const nlohmann::ordered_json j{{"model", o.model},
+                                   {"image", o.image.string()},
+                                   {"question", o.question},
+                                   {"runs", o.runs},
+                                   {"load_s", r.loadSeconds},
+                                   {"first_answer_s", r.firstAnswerSeconds},
+                                   {"preprocess_s", r.preprocessSeconds},
+                                   {"vision_s", r.visionSeconds},
+                                   {"question_s", r.questionSeconds},
+                                   {"decode_s", r.decodeSeconds},
+                                   {"answer_s", r.answerSeconds},
+                                   {"tokens_generated", r.tokensGenerated},
+                                   {"vision_gflop", r.visionGflop},
+                                   {"vision_gflops", r.visionGflops},
+                                   {"gemm_gflops", r.gemmGflops},
+                                   {"vision_vs_gemm", r.visionVsGemm},
+                                   {"answer_vs_vision", r.answerVsVision},
+                                   {"threads", r.threads},
+                                   {"dtype", r.dtype},
+                                   {"peak_rss_mb", r.peakRssMb},
+                                   {"answer", r.answer}};
+    printBenchJson(j, args.flag("json"));
+    return 0;
+  }
+  throw UsageError("unknown benchmark '" + what + "' (gemm, caption, vqa or similarity)");
 }
 
 }  // namespace vlm::cli

@@ -11,26 +11,15 @@
 
 namespace vlm::cli {
 
-CaptionOptions captionOptionsFrom(const Args& args) {
-  CaptionOptions o;
-  if (auto p = args.value("prompt")) o.prompt = *p;
-  o.numBeams = args.intValue("beams", 1, 1, 64);
-  o.maxLength = args.intValue("max-length", 20, 2, 512);
-  o.minLength = args.intValue("min-length", 0, 0, 512);
-  o.repetitionPenalty = args.doubleValue("repetition-penalty", 1.0, 1e-6, 1e6);
-  o.noRepeatNgramSize = args.intValue("no-repeat-ngram", 0, 0, 64);
-  return o;
-}
-
 int cmdCaption(int argc, char** argv) {
   std::set<std::string> valued = kModelOptionNames;
-  valued.insert({"prompt", "beams", "max-length", "min-length", "repetition-penalty", "no-repeat-ngram"});
+  valued.insert(kDecodingOptionNames.begin(), kDecodingOptionNames.end());
+  valued.insert("prompt");
   Args args(argc, argv, 2, valued, {"ignore-exif", "json"});
   if (args.positional().empty()) throw UsageError("no image given");
   const CaptionOptions options = captionOptionsFrom(args);
   const auto captioner = Captioner::load(args.required("model"), modelOptionsFrom(args));
-  io::ImageLoadOptions load;
-  load.applyExifOrientation = !args.flag("ignore-exif");
+  const io::ImageLoadOptions load = imageLoadOptionsFrom(args);
   const bool json = args.flag("json");
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
   int failures = 0;

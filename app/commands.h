@@ -3,6 +3,7 @@
 namespace vlm::cli {
 int cmdInspect(int argc, char** argv);
 int cmdCaption(int argc, char** argv);
+int cmdVqa(int argc, char** argv);
 int cmdDump(int argc, char** argv);
 int cmdTokenize(int argc, char** argv);
 int cmdMakeRandomModel(int argc, char** argv);

@@ -16,4 +16,33 @@ ModelOptions modelOptionsFrom(const Args& args) {
   return o;
 }
 
+DecodingOptions decodingOptionsFrom(const Args& args) {
+  DecodingOptions o;
+  o.numBeams = args.intValue("beams", 1, 1, 64);
+  o.maxLength = args.intValue("max-length", 20, 2, 512);
+  o.minLength = args.intValue("min-length", 0, 0, 512);
+  o.repetitionPenalty = args.doubleValue("repetition-penalty", 1.0, 1e-6, 1e6);
+  o.noRepeatNgramSize = args.intValue("no-repeat-ngram", 0, 0, 64);
+  return o;
+}
+
+CaptionOptions captionOptionsFrom(const Args& args) {
+  CaptionOptions o;
+  static_cast<DecodingOptions&>(o) = decodingOptionsFrom(args);
+  if (auto p = args.value("prompt")) o.prompt = *p;
+  return o;
+}
+
+VqaOptions vqaOptionsFrom(const Args& args) {
+  VqaOptions o;
+  static_cast<DecodingOptions&>(o) = decodingOptionsFrom(args);
+  return o;
+}
+
+io::ImageLoadOptions imageLoadOptionsFrom(const Args& args) {
+  io::ImageLoadOptions load;
+  load.applyExifOrientation = !args.flag("ignore-exif");
+  return load;
+}
+
 }  // namespace vlm::cli

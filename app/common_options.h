@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "pipeline/captioner.h"
+#include "pipeline/vqa.h"
 
 namespace vlm::cli {
 
@@ -12,7 +13,17 @@ inline const std::set<std::string> kModelOptionNames = {"model", "threads", "dty
 // Applies --threads (default: physical cores) and returns the model options.
 ModelOptions modelOptionsFrom(const Args& args);
 
-// --prompt, --beams, --max-length, --min-length, --repetition-penalty, --no-repeat-ngram
+// The generation options: --beams, --max-length, --min-length, --repetition-penalty, --no-repeat-ngram
+inline const std::set<std::string> kDecodingOptionNames = {"beams", "max-length", "min-length", "repetition-penalty",
+                                                           "no-repeat-ngram"};
+DecodingOptions decodingOptionsFrom(const Args& args);
+
+// --prompt and the generation options
 CaptionOptions captionOptionsFrom(const Args& args);
+// the generation options
+VqaOptions vqaOptionsFrom(const Args& args);
+
+// --ignore-exif
+io::ImageLoadOptions imageLoadOptionsFrom(const Args& args);
 
 }  // namespace vlm::cli

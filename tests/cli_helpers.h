@@ -3,6 +3,8 @@
 #include <QProcess>
 #include <QStringList>
 
+#include <algorithm>
+#include <initializer_list>
 #include <string>
 
 #include "testing.h"
@@ -32,5 +34,21 @@ inline CliResult runCli(const QStringList& args, const QByteArray& stdinData = {
 }
 
 inline QString qs(const std::filesystem::path& p) { return QString::fromStdString(p.string()); }
+
+// Empty when `r` is a clean failure: no crash, a non-zero exit code (exactly `exitCode` when
+// that is not 0), one line on stderr that names every needle, no stack trace. Otherwise what
+// is wrong, with the command line and stderr.
+inline std::string cleanFailureProblem(const QStringList& args, const CliResult& r, int exitCode,
+                                       std::initializer_list<std::string> needles) {
+  const std::string where = args.join(' ').toStdString() + " -> " + r.err;
+  if (r.crashed) return "crashed: " + where;
+  if (r.exitCode == 0) return "exit code 0: " + where;
+  if (exitCode != 0 && r.exitCode != exitCode) return "exit code " + std::to_string(r.exitCode) + ", expected " + std::to_string(exitCode) + ": " + where;
+  if (std::count(r.err.begin(), r.err.end(), '\n') != 1) return "expected one line on stderr: " + where;
+  for (const auto& n : needles)
+    if (r.err.find(n) == std::string::npos) return "the message should mention '" + n + "': " + where;
+  if (r.err.find("terminate") != std::string::npos || r.err.find("frame #") != std::string::npos) return "stack trace: " + where;
+  return {};
+}
 
 }  // namespace vlm::test

@@ -3,6 +3,8 @@
 // parameter found, with the right shape), and against the checkpoints transformers wrote.
 #include "testing.h"
 
+#include "blip_testing.h"
+
 #include <set>
 
 #include "common/error.h"
@@ -15,23 +17,6 @@ using namespace vlm::models;
 
 namespace {
 
-BlipConfig oddConfig() {
-  BlipConfig c;
-  c.vision.hiddenSize = 24;
-  c.vision.intermediateSize = 40;
-  c.vision.numHiddenLayers = 3;
-  c.vision.numAttentionHeads = 2;
-  c.vision.imageSize = 48;
-  c.vision.patchSize = 8;
-  c.text.vocabSize = 1000;
-  c.text.hiddenSize = 20;
-  c.text.encoderHiddenSize = 24;
-  c.text.intermediateSize = 33;
-  c.text.numHiddenLayers = 1;
-  c.text.numAttentionHeads = 5;
-  c.text.maxPositionEmbeddings = 30;
-  return c;
-}
 
 // A copy of the fixture checkpoint (config + weights) in a temporary folder, each tensor passed
 // through `edit` (an undefined result drops it).
@@ -62,25 +47,16 @@ class TestBlipWeightTable : public QObject {
   }
   void moduleMatchesTable() {
     QFETCH(int, which);
-    const BlipConfig c = which == 0 ? loadBlipConfig(test::dataPath("blip-caption-tiny/config.json")) : which == 1 ? oddConfig() : BlipConfig{};
-    const auto specs = blipCaptionCheckpointTensors(c);
-    std::map<std::string, std::vector<int64_t>> want;
-    for (const auto& s : specs) QVERIFY2(want.emplace(s.name, s.shape).second, s.name.c_str());
+    const BlipConfig c = which == 0 ? loadBlipConfig(test::dataPath("blip-caption-tiny/config.json")) : which == 1 ? test::oddBlipConfig() : BlipConfig{};
     BlipForConditionalGeneration model(c);
-    std::set<std::string> seen;
-    for (const auto& p : model->named_parameters(true)) {
-      auto it = want.find(p.key());
-      QVERIFY2(it != want.end(), ("parameter not in the table: " + p.key()).c_str());
-      QCOMPARE(p.value().sizes().vec(), it->second);
-      seen.insert(p.key());
-    }
-    QCOMPARE(seen.size(), want.size());
+    const std::string problem = test::moduleTableMismatch(*model, blipCaptionCheckpointTensors(c));
+    QVERIFY2(problem.empty(), problem.c_str());
   }
 
   void oddConfigRunsEndToEnd() {
     // nothing in the model code assumes the fixture's (or BLIP-base's) sizes
     torch::NoGradGuard ng;
-    const BlipConfig c = oddConfig();
+    const BlipConfig c = test::oddBlipConfig();
     BlipForConditionalGeneration model(c);
     for (auto& p : model->parameters()) p.normal_(0, 0.05);
     const at::Tensor embeds = model->encodeImage(at::randn({2, 3, 48, 48}));

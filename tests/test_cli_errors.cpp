@@ -64,15 +64,8 @@ class TestCliErrors : public QObject {
   // Runs the command and checks the one-line error; returns the line.
   std::string expectOneLineError(const QStringList& args, const std::string& mustMention) {
     const CliResult r = runCli(args);
-    const std::string where = args.join(' ').toStdString() + " -> " + r.err;
-    if (r.crashed) QTest::qFail(("crashed: " + where).c_str(), __FILE__, __LINE__);
-    if (r.exitCode == 0) QTest::qFail(("exit code 0: " + where).c_str(), __FILE__, __LINE__);
-    const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
-    if (lines != 1) QTest::qFail(("expected one line on stderr: " + where).c_str(), __FILE__, __LINE__);
-    if (r.err.find(mustMention) == std::string::npos)
-      QTest::qFail(("the message should mention '" + mustMention + "': " + where).c_str(), __FILE__, __LINE__);
-    if (r.err.find("terminate") != std::string::npos || r.err.find("frame #") != std::string::npos)
-      QTest::qFail(("stack trace: " + where).c_str(), __FILE__, __LINE__);
+    const std::string problem = cleanFailureProblem(args, r, 0, {mustMention});
+    if (!problem.empty()) QTest::qFail(problem.c_str(), __FILE__, __LINE__);
     return r.err;
   }
 

@@ -58,23 +58,34 @@ std::vector<int64_t> toVector(const at::Tensor& row) {
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
 
-GenerationResult greedy(StepDecoder& dec, const at::Tensor& prompt, int64_t eos, const GenerationOptions& o, const JobContext& job) {
-  dec.reset(1);
-  at::Tensor ids = prompt;  // [1, P]
+// Greedy search of prompt.size(0) rows; finished rows continue with `pad`.
+at::Tensor greedy(StepDecoder& dec, const at::Tensor& prompt, int64_t eos, int64_t pad, const GenerationOptions& o,
+                  const JobContext& job) {
+  const int64_t rows = prompt.size(0);
+  dec.reset(rows);
+  at::Tensor ids = prompt;  // [B, P]
   at::Tensor feed = ids;
+  at::Tensor unfinished = at::ones({rows}, at::TensorOptions().dtype(at::kLong));
   const int64_t p = ids.size(1);
   while (true) {
     job.throwIfCancelled();
-    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU, at::kFloat);  // [1, V]
+    at::Tensor logits = dec.step(feed).select(1, -1).to(at::kCPU, at::kFloat);  // [B, V]
     at::Tensor scores = processLogits(ids, logits, o, eos);
-    at::Tensor next = scores.argmax(-1);  // [1]
+    at::Tensor next = scores.argmax(-1);  // [B]
+    if (rows > 1) next = next * unfinished + pad * (1 - unfinished);
     ids = at::cat({ids, next.unsqueeze(1)}, 1);
     feed = next.unsqueeze(1);
     const int64_t len = ids.size(1);
     job.progress(double(len - p) / double(std::max<int64_t>(1, o.maxLength - p)), "generating");
-    if (next.item<int64_t>() == eos || len >= o.maxLength) break;
+    if (rows == 1) {
+      if (next.item<int64_t>() == eos) break;
+    } else {
+      unfinished = unfinished * next.ne(eos).to(at::kLong);
+      if (unfinished.max().item<int64_t>() == 0) break;
+    }
+    if (len >= o.maxLength) break;
   }
-  return GenerationResult{toVector(ids[0]), std::numeric_limits<double>::quiet_NaN()};
+  return ids;
 }
 
 // transformers' BeamHypotheses (one batch row).
@@ -175,10 +186,7 @@ GenerationResult beamSearch(StepDecoder& dec, const at::Tensor& prompt, int64_t 
   return r;
 }
 
-}  // namespace
-
-GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eos,
-                          const GenerationOptions& o, const JobContext& job) {
+void validate(const std::vector<int64_t>& prompt, const GenerationOptions& o) {
   if (prompt.empty()) throw Error(ErrorCode::InvalidArgument, "generation needs at least one start token");
   if (o.numBeams < 1) throw Error(ErrorCode::InvalidArgument, "number of beams must be at least 1");
   if (o.maxLength <= int(prompt.size()))
@@ -186,8 +194,32 @@ GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prom
                                                 std::to_string(prompt.size()) + " start/prompt tokens; raise the max length");
   if (o.repetitionPenalty <= 0) throw Error(ErrorCode::InvalidArgument, "repetition penalty must be positive");
   if (o.noRepeatNgramSize < 0) throw Error(ErrorCode::InvalidArgument, "no-repeat n-gram size must be >= 0");
-  const at::Tensor p = at::tensor(prompt, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
-  return o.numBeams == 1 ? greedy(decoder, p, eos, o, job) : beamSearch(decoder, p, eos, o, job);
+}
+
+at::Tensor promptTensor(const std::vector<int64_t>& prompt) {
+  return at::tensor(prompt, at::TensorOptions().dtype(at::kLong)).unsqueeze(0);
+}
+
+}  // namespace
+
+GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eos,
+                          const GenerationOptions& o, const JobContext& job) {
+  validate(prompt, o);
+  const at::Tensor p = promptTensor(prompt);
+  if (o.numBeams > 1) return beamSearch(decoder, p, eos, o, job);
+  return GenerationResult{toVector(greedy(decoder, p, eos, /*pad, unused for one row*/ 0, o, job)[0]),
+                          std::numeric_limits<double>::quiet_NaN()};
+}
+
+std::vector<std::vector<int64_t>> generateGreedyBatch(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t rows,
+                                                      int64_t eos, int64_t pad, const GenerationOptions& o, const JobContext& job) {
+  validate(prompt, o);
+  if (o.numBeams != 1) throw Error(ErrorCode::InvalidArgument, "batched generation is greedy only (number of beams 1)");
+  if (rows < 1) throw Error(ErrorCode::InvalidArgument, "batched generation needs at least one row");
+  const at::Tensor ids = greedy(decoder, promptTensor(prompt).expand({rows, -1}).contiguous(), eos, pad, o, job);
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t r = 0; r < rows; ++r) out.push_back(toVector(ids[r]));
+  return out;
 }
 
 }  // namespace vlm::models

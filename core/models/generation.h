@@ -45,6 +45,14 @@ class StepDecoder {
 GenerationResult generate(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t eosTokenId,
                           const GenerationOptions& options, const JobContext& job = {});
 
+// Greedy search over `rows` sequences at once with the same prompt, as transformers' batched
+// generate(): a row that has produced eos continues with padTokenId, and the search stops when
+// every row has finished or at maxLength, so all rows have the same length. The decoder is
+// reset for `rows` rows (each row its own encoder states). numBeams must be 1.
+std::vector<std::vector<int64_t>> generateGreedyBatch(StepDecoder& decoder, const std::vector<int64_t>& prompt, int64_t rows,
+                                                      int64_t eosTokenId, int64_t padTokenId, const GenerationOptions& options,
+                                                      const JobContext& job = {});
+
 // The logits processors on their own (scores [B, V], ids [B, T]); exposed for tests.
 at::Tensor applyRepetitionPenalty(const at::Tensor& ids, const at::Tensor& scores, double penalty);
 at::Tensor applyNoRepeatNgram(const at::Tensor& ids, const at::Tensor& scores, int ngramSize);

@@ -36,6 +36,13 @@ struct WeightLoadReport {
   std::vector<std::string> unusedKeys;     // checkpoint keys no parameter took (not ignored)
 };
 
+// A model (a torch module holder) with the report of its weight load.
+template <class Holder>
+struct LoadedModel {
+  Holder model{nullptr};
+  WeightLoadReport report;
+};
+
 // Points every parameter of `module` at its checkpoint tensor (zero-copy when the stored
 // dtype is `dtype` and the device is the CPU), converted to `dtype` and moved to `device`;
 // parameters stop requiring grad. Errors name the checkpoint file and the tensor:

@@ -1,6 +1,6 @@
 #pragma once
-// `vlmscope bench`: the machine's matmul rate and the captioning pipeline's speed, measured
-// in the same run so that the figures can be reported as ratios.
+// `vlmscope bench`: the machine's matmul rate and the captioning / VQA pipelines' speed,
+// measured in the same run so that the figures can be reported as ratios.
 
 #include <filesystem>
 #include <optional>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pipeline/captioner.h"
+#include "pipeline/vqa.h"
 
 namespace vlm {
 
@@ -50,6 +51,38 @@ struct CaptionBenchResult {
 
 CaptionBenchResult benchCaption(const CaptionBenchOptions& options, const JobContext& job = {});
 
+struct VqaBenchOptions {
+  std::string model;
+  std::filesystem::path image;
+  std::string question = "what is in the picture?";
+  int runs = 5;
+  int newTokens = 0;  // 0: the answer as generated (max_length 20); N: forced to exactly N tokens after [DEC]
+  ModelOptions modelOptions;
+};
+
+struct VqaBenchResult {
+  double loadSeconds = 0;         // QuestionAnswerer::load, median of fresh loads
+  double firstAnswerSeconds = 0;  // the first answer after a load: weights are paged in on first use
+  // Steady state, median of `runs` answers on the loaded model after one warm-up:
+  double preprocessSeconds = 0;  // image file decode + resize + normalise
+  double visionSeconds = 0;      // vision encoder
+  double questionSeconds = 0;    // question encoder (cross-attending to the image)
+  double decodeSeconds = 0;      // answer generation
+  double answerSeconds = 0;      // preprocess + vision + question + decode
+  int tokensGenerated = 0;       // after [DEC], [SEP] included
+  double visionGflop = 0;        // analytic FLOPs of one vision forward, in GFLOP
+  double visionGflops = 0;       // achieved rate
+  double gemmGflops = 0;         // GEMM 2048^3 rate in the compute dtype, measured in the same run
+  double visionVsGemm = 0;       // visionGflops / gemmGflops
+  double answerVsVision = 0;     // answerSeconds / visionSeconds
+  int threads = 0;
+  std::string dtype;
+  double peakRssMb = 0;
+  std::string answer;
+};
+
+VqaBenchResult benchVqa(const VqaBenchOptions& options, const JobContext& job = {});
+
 }  // namespace vlm
 
 namespace vlm {
@@ -63,7 +96,7 @@ struct SimilarityBenchOptions {
 };
 
 struct SimilarityBenchResult {
-  double gemmGflops = 0;          // fp32 GEMM rate measured in the same run (the baseline)
+  double gemmGflops = 0;          // GEMM 2048^3 rate in the compute dtype, measured in the same run (the baseline)
   double loadSeconds = 0;         // SimilarityModel::load, median of fresh loads
   double firstScoreSeconds = 0;   // the first score after a load (weights paged in)
   // Steady state, median of `runs` after one warm-up:

@@ -8,30 +8,17 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "common/job.h"
 #include "io/image.h"
+#include "pipeline/options.h"
+#include "pipeline/pipeline.h"
 
 namespace vlm {
 
-enum class ComputeDType { Float32, BFloat16 };
-std::optional<ComputeDType> parseComputeDType(std::string_view name);  // "float32" | "bfloat16"
-const char* computeDTypeName(ComputeDType d);
-
-struct ModelOptions {
-  ComputeDType dtype = ComputeDType::Float32;
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:1" (where LibTorch has CUDA)
-};
-
-struct CaptionOptions {
+struct CaptionOptions : DecodingOptions {
   std::string prompt;  // conditional captioning: the caption continues this text
-  int numBeams = 1;
-  int maxLength = 20;  // transformers' max_length: [DEC] and the prompt count
-  int minLength = 0;
-  double repetitionPenalty = 1.0;
-  int noRepeatNgramSize = 0;
 };
 
 struct CaptionTimings {
@@ -48,31 +35,21 @@ struct CaptionResult {
   CaptionTimings timings;
 };
 
-class Captioner {
+class Captioner : public BlipPipeline {
  public:
   // Resolves `modelSpec` (folder or hub id in the Hugging Face cache), reads config.json,
   // tokenizer and preprocessor files, and loads the weights. vlm::Error on any problem.
   static std::unique_ptr<Captioner> load(const std::string& modelSpec, const ModelOptions& options = {},
                                          const JobContext& job = {});
   ~Captioner();
-  Captioner(const Captioner&) = delete;
-  Captioner& operator=(const Captioner&) = delete;
 
   CaptionResult caption(const io::ImageU8& image, const CaptionOptions& options, const JobContext& job = {}) const;
 
-  std::string modelName() const;           // what the user gave (folder or hub id)
-  std::filesystem::path modelDir() const;  // the resolved folder
-  int imageSize() const;                   // the model's input side in pixels
-  std::vector<std::string> tokensOf(const std::vector<int64_t>& ids) const;
-  std::string decodeForDisplay(const std::vector<int64_t>& ids) const;
-  std::vector<std::string> loadNotes() const;  // e.g. tied weights that were substituted
-
   struct Impl;  // core-internal access (dump, benchmark, explainers): pipeline/captioner_impl.h
-  Impl& impl() const { return *impl_; }
+  Impl& impl() const;
 
  private:
   Captioner();
-  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace vlm

@@ -1,6 +1,7 @@
 #pragma once
-// `vlmscope dump`: the intermediates of one captioning pass written to a safetensors file,
-// under the reference fixtures' names (see models/blip/blip_dump.h).
+// `vlmscope dump`: the intermediates of one pass written to a safetensors file, under the
+// reference fixtures' names: captioning (models/blip/blip_dump.h) and VQA
+// (models/blip/blip_vqa_dump.h).
 
 #include <filesystem>
 #include <optional>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/captioner.h"
+#include "pipeline/vqa.h"
 
 namespace vlm {
 
@@ -20,10 +22,19 @@ struct DumpOptions {
 struct DumpSummary {
   std::vector<int64_t> ids;
   std::size_t tensors = 0;
-  double y = 0;  // the explained log-probability
+  double y = 0;  // the explained log-probability (VQA: of the whole answer)
 };
 
 DumpSummary writeCaptionDump(const Captioner& captioner, const io::ImageU8& image, const DumpOptions& options,
                              const std::filesystem::path& out);
+
+struct VqaDumpOptions {
+  std::string question;
+  std::optional<std::vector<int64_t>> answerIds;  // teacher-forced answer ids; default: the greedy answer
+  VqaOptions greedy;                              // settings of the default answer
+};
+
+DumpSummary writeVqaDump(const QuestionAnswerer& answerer, const io::ImageU8& image, const VqaDumpOptions& options,
+                         const std::filesystem::path& out);
 
 }  // namespace vlm

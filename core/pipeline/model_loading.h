@@ -1,17 +1,25 @@
 #pragma once
-// What every model facade (Captioner, SimilarityModel, QuestionAnswerer) does the same way when
-// it loads: the device and dtype options, and the image processor settings checked against the
-// model's input size. Core-internal (LibTorch types).
+// What every model facade (Captioner, QuestionAnswerer, SimilarityModel) does the same way: the
+// device and dtype options, the image processor settings checked against the model's input
+// size, pixel values, timing and progress of sub-steps. Core-internal (LibTorch types).
 
 #include <ATen/core/Tensor.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
-#include "pipeline/captioner.h"
+#include "common/job.h"
+#include "io/image.h"
+#include "pipeline/options.h"
 #include "vision/preprocess.h"
 
 namespace vlm {
+
+double secondsSince(std::chrono::steady_clock::time_point t0);
+
+// Progress of a sub-step that covers [from, to] of the whole job, same cancel token.
+JobContext subJob(const JobContext& job, double from, double to);
 
 // "cpu", "cuda", "cuda:1"; Unsupported when LibTorch has no CUDA, InvalidArgument otherwise.
 at::Device parseDevice(const std::string& name);

@@ -10,6 +10,7 @@
 #include "io/files.h"
 #include "io/safetensors.h"
 #include "models/blip/blip_caption.h"
+#include "models/blip/blip_vqa.h"
 #include "models/clip/clip_model.h"
 #include "runtime/runtime.h"
 
@@ -23,6 +24,10 @@ models::BlipConfig presetConfig(std::string like) {
   c.architecture = "BlipForConditionalGeneration";
   c.text.numAttentionHeads = 12;  // what the hub config.json of the real checkpoints says
   if (like == "blip-image-captioning-base") return c;
+  if (like == "blip-vqa-base") {  // BLIP-base sizes; text encoder and answer decoder share text_config
+    c.architecture = "BlipForQuestionAnswering";
+    return c;
+  }
   if (like == "blip-image-captioning-large") {
     c.vision.hiddenSize = 1024;
     c.vision.intermediateSize = 4096;
@@ -36,6 +41,12 @@ models::BlipConfig presetConfig(std::string like) {
   throw Error(ErrorCode::InvalidArgument, "unknown model '" + like + "' for --like (known: " + names + ")");
 }
 
+
+// The module tree of `config`'s architecture (its named parameters are the checkpoint keys).
+std::shared_ptr<torch::nn::Module> buildModel(const models::BlipConfig& config) {
+  if (config.architecture == "BlipForQuestionAnswering") return models::BlipForQuestionAnswering(config).ptr();
+  return models::BlipForConditionalGeneration(config).ptr();
+}
 
 // Weights ~ N(0, 0.02), LayerNorm weights 1 and biases 0, other biases 0, deterministic for a
 // seed; written to out/model.safetensors under the parameters' (= checkpoint) names.
@@ -115,7 +126,7 @@ void makeRandomClip(const std::string& like, const std::filesystem::path& out, u
 }  // namespace
 
 std::vector<std::string> randomModelPresets() {
-  return {"blip-image-captioning-base", "blip-image-captioning-large", "clip-vit-base-patch32"};
+  return {"blip-image-captioning-base", "blip-image-captioning-large", "blip-vqa-base", "clip-vit-base-patch32"};
 }
 
 void makeRandomModel(const std::string& like, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
@@ -126,7 +137,7 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
   if (!std::filesystem::is_directory(out)) throw Error(ErrorCode::Io, "cannot create the folder " + out.string(), out.string());
   if (clip) return makeRandomClip(like, out, seed, job);
 
-  writeRandomWeights(*models::BlipForConditionalGeneration(config), out, seed, job);
+  writeRandomWeights(*buildModel(config), out, seed, job);
   io::writeFileAtomic(out / "config.json", models::blipConfigToJson(config).dump(2) + "\n");
   const nlohmann::ordered_json pre{
       {"do_convert_rgb", true},
@@ -143,7 +154,7 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
   };
   io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
   copyTokenizer("bert-base-uncased", {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}, out);
-  writeReadme(like, out, seed, "captions");
+  writeReadme(like, out, seed, config.architecture == "BlipForQuestionAnswering" ? "answers" : "captions");
   job.progress(1.0, "done");
 }
 

@@ -13,10 +13,6 @@ namespace vlm {
 
 namespace {
 
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 std::vector<double> toVector(const at::Tensor& t) {
   const at::Tensor c = t.detach().to(at::kCPU, at::kDouble).contiguous().view({-1});
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());

@@ -11,7 +11,7 @@
 
 #include "common/job.h"
 #include "io/image.h"
-#include "pipeline/captioner.h"  // ModelOptions, ComputeDType
+#include "pipeline/options.h"
 
 namespace vlm {
 

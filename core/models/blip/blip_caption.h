@@ -39,28 +39,15 @@ std::vector<TensorSpec> blipCaptionCheckpointTensors(const BlipConfig& config);
 // How parameters map to checkpoint keys where they are not equal (tied LM head, aliases).
 const WeightTable& blipCaptionWeightTable();
 
-struct LoadedBlipCaption {
-  BlipForConditionalGeneration model{nullptr};
-  WeightLoadReport report;
-};
+using LoadedBlipCaption = LoadedModel<BlipForConditionalGeneration>;
 // Builds the model from `dir`/config.json and loads its weights (safetensors / .bin).
 LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarType dtype = at::kFloat,
                                   const at::Device& device = at::kCPU);
 
-// The decoder side of generation for one image: cross-attention keys/values of the image are
-// computed once per reset; self-attention keys/values are cached.
-class BlipCaptionStepDecoder : public StepDecoder {
+// The decoder side of generation for one image (see BlipTextStepDecoder).
+class BlipCaptionStepDecoder : public BlipTextStepDecoder {
  public:
   BlipCaptionStepDecoder(BlipForConditionalGeneration model, at::Tensor imageEmbeds /* [1, N, C] */);
-  void reset(int64_t batch) override;
-  at::Tensor step(const at::Tensor& ids) override;
-  void reorder(const at::Tensor& rows) override;
-
- private:
-  BlipForConditionalGeneration model_;
-  at::Tensor imageEmbeds_;
-  at::Tensor batchEmbeds_;
-  TextKVCache cache_;
 };
 
 // Start tokens of generate(): [DEC] alone, or [DEC] + the prompt's tokens without [CLS]/[SEP].

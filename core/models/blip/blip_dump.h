@@ -21,6 +21,15 @@ namespace vlm::models {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// What dumps write: detached, float32 (integer tensors keep their type), CPU, contiguous.
+at::Tensor dumpTensor(const at::Tensor& t);
+// "vision/hidden_states/K" [T, C] for K = 0..layers (batch row 0) from a recorder that kept
+// vision.embeddings and vision.layers.K.out.
+void appendVisionHiddenStates(NamedTensors& out, const ActivationRecorder& rec, int64_t layers);
+// Token ids as the int64 CPU tensor dumps write, after checking each is inside the vocabulary
+// (InvalidArgument naming `what` and the id otherwise).
+at::Tensor checkedIdsTensor(const std::vector<int64_t>& ids, int64_t vocabSize, const std::string& what);
+
 // pixelValues [1, 3, S, S]; ids start with [DEC]; 1 <= targetPos < ids.size().
 // All outputs float32 on the CPU (ids int64), no batch dimension.
 NamedTensors dumpBlipCaption(BlipForConditionalGenerationImpl& model, const at::Tensor& pixelValues,

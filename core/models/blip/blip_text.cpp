@@ -283,4 +283,32 @@ at::Tensor BlipTextLMHeadModelImpl::forward(const TextForwardInputs& in, TextKVC
   return logits;
 }
 
+BlipTextStepDecoder::BlipTextStepDecoder(BlipTextLMHeadModel decoder, at::Tensor encoderStates)
+    : decoder_(std::move(decoder)), states_(std::move(encoderStates)) {}
+
+void BlipTextStepDecoder::reset(int64_t batch) {
+  cache_.clear();
+  if (states_.size(0) != batch && states_.size(0) != 1)
+    throw Error(ErrorCode::InvalidArgument, "decoder states for " + std::to_string(states_.size(0)) + " sequences cannot serve " +
+                                                std::to_string(batch) + " rows");
+  // contiguous copies, as transformers expands the encoder states for beams (same kernels, same numbers)
+  batchStates_ = states_.size(0) == batch ? states_ : states_.expand({batch, -1, -1}).contiguous();
+  // The states' cross-attention keys/values, once, with every thread (large matrix products).
+  decoder_->bert->precomputeCrossAttention(batchStates_, cache_);
+}
+
+at::Tensor BlipTextStepDecoder::step(const at::Tensor& ids) {
+  TextForwardInputs in;
+  in.ids = ids.to(states_.device());
+  in.causal = true;
+  in.encoderStates = batchStates_;
+  if (ids.size(0) == 1 && ids.size(1) == 1) {  // one token: memory-bound, see runtime/decode_threads.h
+    runtime::TokenDecodingScope scope;
+    return decoder_->forward(in, &cache_, nullptr);
+  }
+  return decoder_->forward(in, &cache_, nullptr);
+}
+
+void BlipTextStepDecoder::reorder(const at::Tensor& rows) { cache_.reorder(rows.to(states_.device())); }
+
 }  // namespace vlm::models

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "models/blip/blip_config.h"
+#include "models/generation.h"
 #include "models/nn.h"
 
 namespace vlm::models {
@@ -162,5 +163,24 @@ struct BlipTextLMHeadModelImpl : torch::nn::Module {
   BlipTextOnlyMLMHead cls{nullptr};
 };
 TORCH_MODULE(BlipTextLMHeadModel);
+
+// The decoder side of generate() for a text decoder that cross-attends to fixed encoder
+// states (the image tokens when captioning, the question tokens in VQA). The states'
+// cross-attention keys/values are computed once per reset(); self-attention keys/values are
+// cached. States of batch 1 serve any number of rows (beams: expanded into contiguous copies,
+// as transformers does); states of batch B serve exactly B rows (one per sequence).
+class BlipTextStepDecoder : public StepDecoder {
+ public:
+  BlipTextStepDecoder(BlipTextLMHeadModel decoder, at::Tensor encoderStates /* [1 or B, N, Ce] */);
+  void reset(int64_t batch) override;
+  at::Tensor step(const at::Tensor& ids) override;
+  void reorder(const at::Tensor& rows) override;
+
+ private:
+  BlipTextLMHeadModel decoder_;
+  at::Tensor states_;
+  at::Tensor batchStates_;
+  TextKVCache cache_;
+};
 
 }  // namespace vlm::models
