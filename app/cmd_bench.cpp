@@ -79,7 +79,7 @@ int cmdBench(int argc, char** argv) {
                                    {"image", o.image.string()},
                                    {"runs", o.runs},
                                    {"texts", r.texts},
-                                   {"gemm_fp32_gflops", r.gemmGflops},
+                                   {"gemm_gflops", r.gemmGflops},
                                    {"load_s", r.loadSeconds},
                                    {"first_score_s", r.firstScoreSeconds},
                                    {"preprocess_s", r.preprocessSeconds},
