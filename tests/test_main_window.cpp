@@ -35,6 +35,25 @@ class TestMainWindow : public QObject {
     QVERIFY(warned);
   }
 
+  // Without an image the window is ready when the model is (a screenshot then does not wait
+  // for a caption that never comes), and a CLIP folder is refused with what it is.
+  void modelWithoutImage() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    ui::MainWindow w(o);
+    QSignalSpy model(&w, &ui::MainWindow::modelReady);
+    QVERIFY(model.wait(60000));
+    QCOMPARE(model.at(0).at(0).toString(), o.modelPath);
+    QVERIFY(!w.busy());
+
+    ui::StartOptions c;
+    c.modelPath = QString::fromStdString(test::dataPath("clip-tiny").string());
+    ui::MainWindow wc(c);
+    QSignalSpy failed(&wc, &ui::MainWindow::workFailed);
+    QVERIFY(failed.wait(30000));
+    QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("CLIP image-text model")), qPrintable(failed.at(0).at(0).toString()));
+  }
+
   void badModelIsAMessageNotACrash() {
     ui::StartOptions o;
     o.modelPath = QStringLiteral("/no/such/model");

@@ -70,6 +70,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     };
     connect(this, &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
+    // Without an image there is no caption to wait for: the window is ready once the model is.
+    connect(this, &MainWindow::modelReady, this, [this, shoot] {
+      if (imagePath_.isEmpty()) shoot();
+    });
   }
 }
 
@@ -162,6 +166,7 @@ void MainWindow::loadModel(const QString& spec) {
                     "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
                      .arg(spec);
         modelLabel_->setText(text);
+        Q_EMIT modelReady(spec);
       },
       tr("Loading model %1").arg(spec));
 }

@@ -46,6 +46,7 @@ class MainWindow : public QMainWindow {
  Q_SIGNALS:
   void captionReady(const QString& caption);
   void workFailed(const QString& message);
+  void modelReady(const QString& spec);
 
  private:
   struct Job;
