@@ -5,29 +5,20 @@
 #include <climits>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "io/files.h"
 #include "text/ftfy.h"
+#include "text/tokenizer_common.h"
 #include "text/unicode.h"
 
 namespace vlm::text {
 
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+using namespace detail;
 
 constexpr std::string_view kEndOfWord = "</w>";
 // CLIPTokenizer reads merges.txt lines [1 : 49152 - 256 - 2 + 1].
@@ -36,25 +27,6 @@ constexpr std::size_t kMaxMerges = 49152 - 256 - 2;
 constexpr std::string_view kStartOfText = "<|startoftext|>";
 constexpr std::string_view kEndOfText = "<|endoftext|>";
 constexpr std::size_t kCacheLimit = 65536;
-
-// ---- BasicTokenizer pieces (as in text/wordpiece.cpp)
-
-bool isChineseChar(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
-         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-}
-
-bool isBertWhitespace(char32_t cp) {
-  if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
-  return cp >= 0x80 && generalCategory(cp) == GeneralCategory::Zs;
-}
-
-bool isBertControl(char32_t cp) {
-  if (cp == '\t' || cp == '\n' || cp == '\r') return false;
-  if (cp < 0x80) return cp < 0x20 || cp == 0x7F;
-  return isOtherCategory(generalCategory(cp));
-}
 
 // The `regex` module's \s: the White_Space property.
 bool isRegexSpace(char32_t cp) {
@@ -82,37 +54,6 @@ bool matchesIgnoreCase(std::u32string_view text, std::size_t pos, std::string_vi
   for (std::size_t k = 0; k < lit.size(); ++k)
     if (!equalsIgnoreCase(text[pos + k], static_cast<unsigned char>(lit[k]))) return false;
   return true;
-}
-
-// str.replace(from, to) for every non-overlapping occurrence, left to right.
-void replaceAll(std::string& s, std::string_view from, std::string_view to) {
-  std::size_t pos = s.find(from);
-  if (pos == std::string::npos) return;
-  std::string out;
-  out.reserve(s.size());
-  std::size_t last = 0;
-  while (pos != std::string::npos) {
-    out.append(s, last, pos - last);
-    out.append(to);
-    last = pos + from.size();
-    pos = s.find(from, last);
-  }
-  out.append(s, last);
-  s.swap(out);
-}
-
-// PreTrainedTokenizerBase.clean_up_tokenization (as in text/wordpiece.cpp).
-void cleanUpTokenization(std::string& s) {
-  replaceAll(s, " .", ".");
-  replaceAll(s, " ?", "?");
-  replaceAll(s, " !", "!");
-  replaceAll(s, " ,", ",");
-  replaceAll(s, " ' ", "'");
-  replaceAll(s, " n't", "n't");
-  replaceAll(s, " 'm", "'m");
-  replaceAll(s, " 's", "'s");
-  replaceAll(s, " 've", "'ve");
-  replaceAll(s, " 're", "'re");
 }
 
 // bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the others (controls, space,
@@ -176,14 +117,7 @@ struct ClipTokenizer::Impl {
   std::unordered_map<int64_t, std::string> decoder;  // {v: k for k, v in encoder.items()}
   StringMap<int> ranks;                           // "first second" -> rank
 
-  std::vector<AddedToken> added;  // by increasing id
-  std::unordered_map<int64_t, std::size_t> addedById;
-  StringMap<int64_t> addedIdByContent;
-  std::array<std::vector<std::string>, 256> splitCandidates;  // added token contents by first byte, longest first
-
-  std::vector<std::string> allSpecialTokens;
-  std::unordered_set<int64_t> specialIds;
-  StringSet legacyAddedTokens;  // decoded on their own by the slow decode
+  AddedVocabulary addedVocab;  // allSpecialTokens: bos eos unk pad additional
 
   int64_t bos = 0, eos = 0, unk = 0, pad = 0;
 
@@ -193,26 +127,16 @@ struct ClipTokenizer::Impl {
   Impl(std::vector<std::pair<std::string, int64_t>> vocab, std::vector<std::pair<std::string, std::string>> merges,
        ClipTokenizerConfig cfg, std::vector<AddedToken> addedTokens);
   Impl(const Impl& o)
-      : config(o.config), encoder(o.encoder), decoder(o.decoder), ranks(o.ranks), added(o.added), addedById(o.addedById),
-        addedIdByContent(o.addedIdByContent), splitCandidates(o.splitCandidates), allSpecialTokens(o.allSpecialTokens),
-        specialIds(o.specialIds), legacyAddedTokens(o.legacyAddedTokens), bos(o.bos), eos(o.eos), unk(o.unk), pad(o.pad) {}
+      : config(o.config), encoder(o.encoder), decoder(o.decoder), ranks(o.ranks), addedVocab(o.addedVocab), bos(o.bos),
+        eos(o.eos), unk(o.unk), pad(o.pad) {}
 
-  int64_t toId(std::string_view token) const {
-    if (auto it = addedIdByContent.find(token); it != addedIdByContent.end()) return it->second;
-    if (auto it = encoder.find(token); it != encoder.end()) return it->second;
-    return unk;
-  }
-  const AddedToken* addedFor(int64_t id) const {
-    auto it = addedById.find(id);
-    return it == addedById.end() ? nullptr : &added[it->second];
-  }
+  int64_t toId(std::string_view token) const { return addedVocab.toId(token, encoder, unk); }
   const std::string* tokenFor(int64_t id) const {
-    if (const AddedToken* a = addedFor(id)) return &a->content;
+    if (const AddedToken* a = addedVocab.addedFor(id)) return &a->content;
     auto it = decoder.find(id);
     return it == decoder.end() ? nullptr : &it->second;
   }
 
-  std::vector<std::string> splitOnAddedTokens(const std::string& text) const;
   std::u32string clean(std::string_view piece) const;
   void tokenizePiece(std::string_view piece, std::vector<std::string>& out) const;
   std::vector<std::string> bpe(const std::string& token) const;
@@ -241,85 +165,13 @@ ClipTokenizer::Impl::Impl(std::vector<std::pair<std::string, int64_t>> vocab,
   }
 
   // all_special_tokens: bos eos unk pad additional (deduplicated).
-  auto addSpecial = [&](const std::string& t) {
-    if (!t.empty() && std::find(allSpecialTokens.begin(), allSpecialTokens.end(), t) == allSpecialTokens.end())
-      allSpecialTokens.push_back(t);
-  };
-  for (const std::string* t : {&config.bosToken, &config.eosToken, &config.unkToken, &config.padToken}) addSpecial(*t);
-  for (const std::string& t : config.additionalSpecialTokens) addSpecial(t);
-
-  // _added_tokens_decoder.update(added_tokens_decoder), then the special tokens not yet added
-  // (with their vocabulary id, else the next free id).
-  std::unordered_map<int64_t, AddedToken> byId;
-  for (const AddedToken& t : addedTokens) {
-    if (t.id < 0) throw Error(ErrorCode::InvalidArgument, "CLIP tokenizer: added token '" + t.content + "' has a negative id");
-    if (!isValidUtf8(t.content)) throw Error(ErrorCode::InvalidArgument, "CLIP tokenizer: an added token is not valid UTF-8");
-    if (!t.content.empty()) byId.insert_or_assign(t.id, t);
-  }
-  for (const AddedToken& t : addedTokens)
-    if (!t.content.empty() && byId.at(t.id).content == t.content) addedIdByContent.insert_or_assign(t.content, t.id);
-  StringSet current;
-  for (const auto& [tok, id] : encoder) current.insert(tok);
-  for (const auto& [content, id] : addedIdByContent) current.insert(content);
-  const auto newIdx = static_cast<int64_t>(current.size());
-  int64_t appended = 0;
-  for (const std::string& t : allSpecialTokens) {
-    if (addedIdByContent.count(t)) continue;
-    const auto it = encoder.find(t);
-    const int64_t id = it != encoder.end() ? it->second : newIdx + appended++;
-    AddedToken a;
-    a.content = t, a.id = id, a.special = true, a.normalized = false;
-    byId.insert_or_assign(id, a);
-    addedIdByContent.insert_or_assign(t, id);
-  }
-  for (auto& [id, t] : byId) added.push_back(std::move(t));
-  std::sort(added.begin(), added.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
-  for (std::size_t i = 0; i < added.size(); ++i) addedById.emplace(added[i].id, i);
-  for (const auto& [content, id] : addedIdByContent)
-    splitCandidates[static_cast<unsigned char>(content[0])].push_back(content);
-  for (auto& list : splitCandidates)
-    std::sort(list.begin(), list.end(), [](const std::string& a, const std::string& b) {
-      return a.size() != b.size() ? a.size() > b.size() : a < b;
-    });
+  addedVocab.build("CLIP tokenizer", addedTokens, {config.bosToken, config.eosToken, config.unkToken, config.padToken},
+                   config.additionalSpecialTokens, config.unkToken, encoder);
 
   bos = toId(config.bosToken);
   eos = toId(config.eosToken);
   unk = toId(config.unkToken);
   pad = toId(config.padToken);
-
-  const StringSet specialSet(allSpecialTokens.begin(), allSpecialTokens.end());
-  for (const std::string& t : allSpecialTokens) specialIds.insert(toId(t));
-  const auto vocabSize = static_cast<int64_t>(encoder.size());
-  for (const auto& [content, id] : addedIdByContent)
-    if (!specialSet.count(content)) legacyAddedTokens.insert(content);
-  for (const std::string& t : config.additionalSpecialTokens)
-    if (toId(t) >= vocabSize) legacyAddedTokens.insert(t);
-}
-
-// tokens_trie.split(text): cut around added tokens, the leftmost match first, the longest of
-// those starting there. Empty pieces are dropped.
-std::vector<std::string> ClipTokenizer::Impl::splitOnAddedTokens(const std::string& text) const {
-  std::vector<std::string> pieces;
-  std::size_t last = 0, i = 0;
-  while (i < text.size()) {
-    const std::string* match = nullptr;
-    for (const std::string& c : splitCandidates[static_cast<unsigned char>(text[i])]) {
-      if (text.compare(i, c.size(), c) == 0) {
-        match = &c;
-        break;
-      }
-    }
-    if (!match) {
-      ++i;
-      continue;
-    }
-    if (i > last) pieces.emplace_back(text.substr(last, i - last));
-    pieces.push_back(*match);
-    i += match->size();
-    last = i;
-  }
-  if (last < text.size()) pieces.emplace_back(text.substr(last));
-  return pieces;
 }
 
 std::u32string ClipTokenizer::Impl::clean(std::string_view piece) const {
@@ -343,20 +195,7 @@ std::u32string ClipTokenizer::Impl::clean(std::string_view piece) const {
   }
   // " ".join(BasicTokenizer(strip_accents=False, do_split_on_punc=False).tokenize(text)):
   // _clean_text, _tokenize_chinese_chars, NFC, whitespace split, each word lower-cased.
-  std::u32string spaced;
-  spaced.reserve(text.size() + 8);
-  for (char32_t cp : text) {
-    if (cp == 0 || cp == kReplacementCharacter || isBertControl(cp)) continue;
-    if (isBertWhitespace(cp)) {
-      spaced.push_back(U' ');
-    } else if (isChineseChar(cp)) {
-      spaced.push_back(U' ');
-      spaced.push_back(cp);
-      spaced.push_back(U' ');
-    } else {
-      spaced.push_back(cp);
-    }
-  }
+  const std::u32string spaced = bertCleanText(text, /*tokenizeChineseChars=*/true);
   for (const std::u32string& word : pySplit(nfc(spaced))) {
     if (!out.empty()) out.push_back(U' ');
     out += pyLower(word);
@@ -456,56 +295,25 @@ std::vector<std::string> ClipTokenizer::Impl::bpe(const std::string& token) cons
 
 // =============================================================================================
 
+ClipTokenizer::ClipTokenizer(const ClipTokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
+ClipTokenizer::ClipTokenizer(ClipTokenizer&&) noexcept = default;
+ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& other) { return *this = ClipTokenizer(other); }
+ClipTokenizer& ClipTokenizer::operator=(ClipTokenizer&&) noexcept = default;
+ClipTokenizer::~ClipTokenizer() = default;
+
 ClipTokenizer::ClipTokenizer(std::vector<std::pair<std::string, int64_t>> vocab,
                              std::vector<std::pair<std::string, std::string>> merges, ClipTokenizerConfig config,
                              std::vector<AddedToken> addedTokens)
     : impl_(std::make_unique<Impl>(std::move(vocab), std::move(merges), std::move(config), std::move(addedTokens))) {}
 
-ClipTokenizer::ClipTokenizer(const ClipTokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
-ClipTokenizer::ClipTokenizer(ClipTokenizer&&) noexcept = default;
-ClipTokenizer& ClipTokenizer::operator=(const ClipTokenizer& other) {
-  if (this != &other) impl_ = std::make_unique<Impl>(*other.impl_);
-  return *this;
-}
-ClipTokenizer& ClipTokenizer::operator=(ClipTokenizer&&) noexcept = default;
-ClipTokenizer::~ClipTokenizer() = default;
-
 std::vector<std::string> ClipTokenizer::tokenize(std::string_view text) const {
   const Impl& m = *impl_;
   const std::string normalized = codePointsToUtf8(utf8ToCodePoints(text));  // invalid bytes -> U+FFFD
-
-  // Cut around added tokens, then apply their lstrip / rstrip / single_word flags, updating the
-  // neighbours in place exactly as PreTrainedTokenizer.tokenize does.
-  std::vector<std::string> pieces = m.splitOnAddedTokens(normalized);
-  for (std::size_t i = 0; i < pieces.size(); ++i) {
-    auto it = m.addedIdByContent.find(pieces[i]);
-    if (it == m.addedIdByContent.end()) continue;
-    const AddedToken* tok = m.addedFor(it->second);
-    if (!tok) continue;
-    const std::string left = i > 0 ? pieces[i - 1] : std::string();
-    const std::string right = i + 1 < pieces.size() ? pieces[i + 1] : std::string();
-    if (tok->rstrip && !right.empty()) pieces[i + 1] = pyLStripUtf8(right);
-    if (tok->lstrip && !left.empty()) pieces[i - 1] = pyRStripUtf8(left);
-    if (tok->singleWord && !left.empty() && left.back() != ' ') {
-      pieces[i - 1] += pieces[i];
-      pieces[i].clear();
-    } else if (tok->singleWord && !right.empty() && right.front() != ' ') {
-      pieces[i + 1] = pieces[i] + pieces[i + 1];
-      pieces[i].clear();
-    }
-  }
-
-  std::vector<std::string> tokens;
-  tokens.reserve(normalized.size() / 3 + 4);
-  for (const std::string& piece : pieces) {
-    if (piece.empty()) continue;
-    if (m.addedIdByContent.count(piece)) {
-      tokens.push_back(piece);
-    } else {
-      m.tokenizePiece(piece, tokens);
-    }
-  }
-  return tokens;
+  // Added tokens are kept whole (their lstrip / rstrip / single_word flags applied), the rest
+  // goes through _tokenize.
+  return m.addedVocab.tokenize(normalized, [&m](const std::string& piece, std::vector<std::string>& out) {
+    m.tokenizePiece(piece, out);
+  });
 }
 
 std::string ClipTokenizer::cleanText(std::string_view text) const { return codePointsToUtf8(impl_->clean(text)); }
@@ -557,15 +365,19 @@ ClipBatchEncoding ClipTokenizer::encodeBatch(const std::vector<std::string>& tex
 std::string ClipTokenizer::decode(const std::vector<int64_t>& ids, bool skipSpecialTokens) const {
   const Impl& m = *impl_;
   const ByteAlphabet& alphabet = byteAlphabet();
-  // convert_ids_to_tokens(ids, skip_special_tokens), then _decode: runs of ordinary tokens go
-  // through convert_tokens_to_string; "legacy" added tokens stand alone; parts joined by " ".
-  std::vector<std::string> parts;
-  std::vector<const std::string*> run;
-  auto flush = [&](bool keepEmpty) {
-    if (run.empty()) return;
-    // convert_tokens_to_string: characters -> bytes, UTF-8 with errors="replace", "</w>" -> " ",
-    // strip. A character outside the byte alphabet (only in unusual added tokens; Python fails
-    // there) is kept as its UTF-8.
+  // convert_ids_to_tokens(ids, skip_special_tokens), then _decode.
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int64_t id : ids) {
+    if (skipSpecialTokens && m.addedVocab.specialIds.count(id)) continue;
+    const std::string* token = m.tokenFor(id);
+    if (!token) throw Error(ErrorCode::InvalidArgument, "CLIP tokenizer: id " + std::to_string(id) + " has no token");
+    tokens.push_back(*token);
+  }
+  // convert_tokens_to_string: characters -> bytes, UTF-8 with errors="replace", "</w>" -> " ". A
+  // character outside the byte alphabet (only in unusual added tokens; Python fails there) is
+  // kept as its UTF-8.
+  auto convertTokensToString = [&alphabet](const std::vector<const std::string*>& run) {
     std::string bytes;
     for (const std::string* t : run) {
       for (char32_t cp : utf8ToCodePoints(*t)) {
@@ -578,29 +390,9 @@ std::string ClipTokenizer::decode(const std::vector<int64_t>& ids, bool skipSpec
     }
     std::string s = codePointsToUtf8(utf8ToCodePoints(bytes));
     replaceAll(s, kEndOfWord, " ");
-    s = pyStripUtf8(s);
-    if (keepEmpty || !s.empty()) parts.push_back(std::move(s));
-    run.clear();
+    return s;
   };
-  for (int64_t id : ids) {
-    if (skipSpecialTokens && m.specialIds.count(id)) continue;
-    const std::string* token = m.tokenFor(id);
-    if (!token) throw Error(ErrorCode::InvalidArgument, "CLIP tokenizer: id " + std::to_string(id) + " has no token");
-    if (m.legacyAddedTokens.count(*token)) {
-      flush(false);
-      parts.push_back(*token);
-    } else {
-      run.push_back(token);
-    }
-  }
-  flush(true);
-  std::string text;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i) text.push_back(' ');
-    text += parts[i];
-  }
-  if (m.config.cleanUpTokenizationSpaces) cleanUpTokenization(text);
-  return text;
+  return m.addedVocab.decode(tokens, convertTokensToString, m.config.cleanUpTokenizationSpaces);
 }
 
 std::string ClipTokenizer::idToToken(int64_t id) const {
@@ -614,92 +406,15 @@ int64_t ClipTokenizer::padId() const { return impl_->pad; }
 int64_t ClipTokenizer::unkId() const { return impl_->unk; }
 std::size_t ClipTokenizer::vocabSize() const { return impl_->encoder.size(); }
 int ClipTokenizer::modelMaxLength() const { return impl_->config.modelMaxLength; }
-bool ClipTokenizer::isSpecial(int64_t id) const { return impl_->specialIds.count(id) != 0; }
+bool ClipTokenizer::isSpecial(int64_t id) const { return impl_->addedVocab.specialIds.count(id) != 0; }
 ClipTextCleaning ClipTokenizer::textCleaning() const { return impl_->config.cleaning; }
 const ClipTokenizerConfig& ClipTokenizer::config() const { return impl_->config; }
-std::vector<AddedToken> ClipTokenizer::addedTokens() const { return impl_->added; }
+std::vector<AddedToken> ClipTokenizer::addedTokens() const { return impl_->addedVocab.added; }
 
 // =============================================================================================
 // fromFolder
 
 namespace {
-
-json readJson(const fs::path& path) {
-  const std::string text = io::readFile(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::Corrupt, path.string() + ": not valid JSON (" + e.what() + ")", path.string());
-  }
-}
-
-[[noreturn]] void badValue(const fs::path& file, const std::string& key, const std::string& expected) {
-  throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be " + expected, file.string());
-}
-
-void readBool(const json& j, const char* key, const fs::path& file, bool& out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_boolean()) badValue(file, key, "true or false");
-  out = it->get<bool>();
-}
-
-// A token given as "text" or as a serialised AddedToken {"content": "text", ...}.
-std::optional<std::string> tokenText(const json& v, const std::string& key, const fs::path& file) {
-  if (v.is_null()) return std::nullopt;
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object()) {
-    auto c = v.find("content");
-    if (c != v.end() && c->is_string()) return c->get<std::string>();
-  }
-  badValue(file, key, "a string or an object with a string \"content\"");
-}
-
-void readToken(const json& j, const char* key, const fs::path& file, std::string& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  if (auto t = tokenText(*it, key, file)) out = *t;
-}
-
-void readInt(const json& j, const char* key, const fs::path& file, int& out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_number()) badValue(file, key, "a number");
-  // Hub configs write "no limit" as 1e30: clamp to int.
-  const double v = it->get<double>();
-  out = v >= static_cast<double>(INT_MAX) ? INT_MAX : v <= static_cast<double>(INT_MIN) ? INT_MIN : static_cast<int>(v);
-}
-
-std::vector<std::string> tokenList(const json& v, const std::string& key, const fs::path& file) {
-  std::vector<std::string> out;
-  if (v.is_null()) return out;
-  if (!v.is_array()) badValue(file, key, "a list of tokens");
-  for (const json& e : v)
-    if (auto t = tokenText(e, key, file)) out.push_back(*t);
-  return out;
-}
-
-AddedToken parseAddedToken(const json& v, int64_t id, const std::string& key, const fs::path& file) {
-  if (!v.is_object()) badValue(file, key, "an object");
-  AddedToken t;
-  t.id = id;
-  auto c = v.find("content");
-  if (c == v.end() || !c->is_string()) badValue(file, key + ".content", "a string");
-  t.content = c->get<std::string>();
-  auto flag = [&](const char* name, bool& out) {
-    auto it = v.find(name);
-    if (it == v.end() || it->is_null()) return;
-    if (!it->is_boolean()) badValue(file, key + "." + name, "true or false");
-    out = it->get<bool>();
-  };
-  flag("special", t.special);
-  t.normalized = !t.special;
-  flag("lstrip", t.lstrip);
-  flag("rstrip", t.rstrip);
-  flag("single_word", t.singleWord);
-  flag("normalized", t.normalized);
-  return t;
-}
 
 std::vector<std::pair<std::string, int64_t>> vocabFromObject(const json& v, const fs::path& file, const std::string& key) {
   if (!v.is_object()) badValue(file, key, "an object of token: id");
@@ -792,16 +507,7 @@ std::vector<std::pair<std::string, int64_t>> readVocabJson(const fs::path& path)
 std::vector<std::pair<std::string, std::string>> readMergesTxt(const fs::path& path) {
   const std::string raw = io::readFile(path);
   if (!isValidUtf8(raw)) throw Error(ErrorCode::Corrupt, path.string() + ": not valid UTF-8", path.string());
-  const std::string text = pyStripUtf8(raw);
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\n' && text[i] != '\r') continue;
-    lines.emplace_back(text.substr(start, i - start));
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    start = i + 1;
-  }
-  lines.emplace_back(text.substr(start));
+  const std::vector<std::string> lines = splitLines(pyStripUtf8(raw), /*keepEmptyLast=*/true);
   std::vector<std::pair<std::string, std::string>> merges;
   for (std::size_t i = 1; i < lines.size() && merges.size() < kMaxMerges; ++i) {
     const std::vector<std::u32string> fields = pySplit(utf8ToCodePoints(lines[i]));
@@ -884,8 +590,6 @@ ClipTokenizer ClipTokenizer::fromFolder(const fs::path& dir, ClipTextCleaning cl
   const fs::path vocabJson = dir / "vocab.json";
   const fs::path mergesTxt = dir / "merges.txt";
   const fs::path tokenizerJson = dir / "tokenizer.json";
-  const fs::path configJson = dir / "tokenizer_config.json";
-  const fs::path specialJson = dir / "special_tokens_map.json";
   const bool hasVocab = fs::exists(vocabJson, ec);
   const bool hasMerges = fs::exists(mergesTxt, ec);
   const bool hasTokenizerJson = fs::exists(tokenizerJson, ec);
@@ -905,21 +609,13 @@ ClipTokenizer ClipTokenizer::fromFolder(const fs::path& dir, ClipTextCleaning cl
 
   const bool useFiles = hasVocab && hasMerges;
   if (hasTokenizerJson) try {
-      const json tj = readJson(tokenizerJson);
-      if (!tj.is_object()) throw Error(ErrorCode::Corrupt, tokenizerJson.string() + ": not a JSON object", tokenizerJson.string());
+      const json tj = readJsonObject(tokenizerJson);
       if (!useFiles) {
         TokenizerJsonModel m = readTokenizerJsonModel(tj, tokenizerJson);
         vocab = std::move(m.vocab);
         merges = std::move(m.merges);
       }
-      if (auto at = tj.find("added_tokens"); at != tj.end() && !at->is_null()) {
-        if (!at->is_array()) badValue(tokenizerJson, "added_tokens", "a list");
-        for (const auto& e : *at) {
-          if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer())
-            badValue(tokenizerJson, "added_tokens[].id", "an integer");
-          fileAddedTokens.push_back(parseAddedToken(e, e["id"].get<int64_t>(), "added_tokens[]", tokenizerJson));
-        }
-      }
+      fileAddedTokens = readTokenizerJsonAddedTokens(tj, tokenizerJson);
     } catch (const json::exception& e) {
       throw Error(ErrorCode::Corrupt, tokenizerJson.string() + ": unexpected content (" + e.what() + ")", tokenizerJson.string());
     }
@@ -928,60 +624,29 @@ ClipTokenizer ClipTokenizer::fromFolder(const fs::path& dir, ClipTextCleaning cl
     merges = readMergesTxt(mergesTxt);
   }
 
-  bool configHasAddedTokens = false;
-  std::vector<AddedToken> configAddedTokens;
-  if (fs::exists(configJson, ec)) {
-    const json cj = readJson(configJson);
-    if (!cj.is_object()) throw Error(ErrorCode::Corrupt, configJson.string() + ": not a JSON object", configJson.string());
-    readBool(cj, "clean_up_tokenization_spaces", configJson, config.cleanUpTokenizationSpaces);
-    readInt(cj, "model_max_length", configJson, config.modelMaxLength);
-    readToken(cj, "bos_token", configJson, config.bosToken);
-    readToken(cj, "eos_token", configJson, config.eosToken);
-    readToken(cj, "unk_token", configJson, config.unkToken);
-    readToken(cj, "pad_token", configJson, config.padToken);
-    if (auto it = cj.find("errors"); it != cj.end() && !it->is_null()) {
-      if (!it->is_string()) badValue(configJson, "errors", "a string");
-      if (it->get<std::string>() != "replace")
-        throw Error(ErrorCode::Unsupported, configJson.string() + ": errors '" + it->get<std::string>() + "' (only \"replace\" is supported)",
-                    configJson.string());
-    }
-    if (auto it = cj.find("additional_special_tokens"); it != cj.end())
-      config.additionalSpecialTokens = tokenList(*it, "additional_special_tokens", configJson);
-    if (auto it = cj.find("added_tokens_decoder"); it != cj.end() && !it->is_null()) {
-      if (!it->is_object()) badValue(configJson, "added_tokens_decoder", "an object of id: token");
-      configHasAddedTokens = true;
-      for (auto e = it->begin(); e != it->end(); ++e) {
-        int64_t id = -1;
-        try {
-          std::size_t used = 0;
-          id = std::stoll(e.key(), &used);
-          if (used != e.key().size()) id = -1;
-        } catch (const std::exception&) {
-          id = -1;
+  // tokenizer_config.json: CLIPTokenizer's init arguments; then special_tokens_map.json.
+  const SpecialTokenSlots slots{{{"bos_token", &config.bosToken},
+                                         {"eos_token", &config.eosToken},
+                                         {"unk_token", &config.unkToken},
+                                         {"pad_token", &config.padToken}},
+                                        {},
+                                        &config.additionalSpecialTokens};
+  std::optional<std::vector<AddedToken>> configAddedTokens =
+      readTokenizerConfig(dir, slots, [&config](const json& cj, const fs::path& configJson) {
+        readBool(cj, "clean_up_tokenization_spaces", configJson, config.cleanUpTokenizationSpaces);
+        readInt(cj, "model_max_length", configJson, config.modelMaxLength);
+        if (auto it = cj.find("errors"); it != cj.end() && !it->is_null()) {
+          if (!it->is_string()) badValue(configJson, "errors", "a string");
+          if (it->get<std::string>() != "replace")
+            throw Error(ErrorCode::Unsupported,
+                        configJson.string() + ": errors '" + it->get<std::string>() + "' (only \"replace\" is supported)",
+                        configJson.string());
         }
-        if (id < 0) badValue(configJson, "added_tokens_decoder", "keyed by non-negative integer ids");
-        configAddedTokens.push_back(parseAddedToken(*e, id, "added_tokens_decoder." + e.key(), configJson));
-      }
-    }
-  }
-  // Without added_tokens_decoder, transformers takes the legacy path: special_tokens_map.json
-  // overrides the special tokens and tokenizer.json provides the added tokens.
-  if (!configHasAddedTokens && fs::exists(specialJson, ec)) {
-    const json sj = readJson(specialJson);
-    if (!sj.is_object()) throw Error(ErrorCode::Corrupt, specialJson.string() + ": not a JSON object", specialJson.string());
-    readToken(sj, "bos_token", specialJson, config.bosToken);
-    readToken(sj, "eos_token", specialJson, config.eosToken);
-    readToken(sj, "unk_token", specialJson, config.unkToken);
-    readToken(sj, "pad_token", specialJson, config.padToken);
-    if (auto it = sj.find("additional_special_tokens"); it != sj.end())
-      for (std::string& t : tokenList(*it, "additional_special_tokens", specialJson))
-        if (std::find(config.additionalSpecialTokens.begin(), config.additionalSpecialTokens.end(), t) == config.additionalSpecialTokens.end())
-          config.additionalSpecialTokens.push_back(std::move(t));
-  }
+      });
 
   try {
     return ClipTokenizer(std::move(vocab), std::move(merges), std::move(config),
-                         configHasAddedTokens ? std::move(configAddedTokens) : std::move(fileAddedTokens));
+                         configAddedTokens ? std::move(*configAddedTokens) : std::move(fileAddedTokens));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::InvalidArgument) throw;
     throw Error(ErrorCode::Corrupt, dir.string() + ": " + e.what(), dir.string());

@@ -1,104 +1,26 @@
 #include "text/wordpiece.h"
 
 #include <algorithm>
-#include <array>
-#include <climits>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "io/files.h"
+#include "text/tokenizer_common.h"
 #include "text/unicode.h"
 
 namespace vlm::text {
 
 namespace {
 
-namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+using namespace detail;
 
 constexpr std::string_view kContinuationPrefix = "##";
-
-// BasicTokenizer._is_chinese_char: the CJK Unified Ideographs blocks (not Hangul, kana, ...).
-bool isChineseChar(char32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
-         (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
-}
-
-// _is_whitespace: ' ', \t, \n, \r or category Zs.
-bool isBertWhitespace(char32_t cp) {
-  if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r') return true;
-  return cp >= 0x80 && generalCategory(cp) == GeneralCategory::Zs;
-}
-
-// _is_control: category C* except \t, \n, \r.
-bool isBertControl(char32_t cp) {
-  if (cp == '\t' || cp == '\n' || cp == '\r') return false;
-  if (cp < 0x80) return cp < 0x20 || cp == 0x7F;
-  return isOtherCategory(generalCategory(cp));
-}
 
 // _is_punctuation: all non-alphanumeric printable ASCII, and category P*.
 bool isBertPunctuation(char32_t cp) {
   if ((cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126)) return true;
   return cp >= 0x80 && isPunctuationCategory(generalCategory(cp));
-}
-
-// str.replace(from, to): every non-overlapping occurrence, left to right.
-void replaceAll(std::string& s, std::string_view from, std::string_view to) {
-  std::size_t pos = s.find(from);
-  if (pos == std::string::npos) return;
-  std::string out;
-  out.reserve(s.size());
-  std::size_t last = 0;
-  while (pos != std::string::npos) {
-    out.append(s, last, pos - last);
-    out.append(to);
-    last = pos + from.size();
-    pos = s.find(from, last);
-  }
-  out.append(s, last);
-  s.swap(out);
-}
-
-// PreTrainedTokenizerBase.clean_up_tokenization.
-void cleanUpTokenization(std::string& s) {
-  replaceAll(s, " .", ".");
-  replaceAll(s, " ?", "?");
-  replaceAll(s, " !", "!");
-  replaceAll(s, " ,", ",");
-  replaceAll(s, " ' ", "'");
-  replaceAll(s, " n't", "n't");
-  replaceAll(s, " 'm", "'m");
-  replaceAll(s, " 's", "'s");
-  replaceAll(s, " 've", "'ve");
-  replaceAll(s, " 're", "'re");
-}
-
-// The Rust tokenizers' WordPiece decoder clean-up (applied per token there).
-void rustCleanup(std::string& s) {
-  replaceAll(s, " .", ".");
-  replaceAll(s, " ?", "?");
-  replaceAll(s, " !", "!");
-  replaceAll(s, " ,", ",");
-  replaceAll(s, " ' ", "'");
-  replaceAll(s, " n't", "n't");
-  replaceAll(s, " 'm", "'m");
-  replaceAll(s, " do not", " don't");
-  replaceAll(s, " 's", "'s");
-  replaceAll(s, " 've", "'ve");
-  replaceAll(s, " 're", "'re");
 }
 
 bool startsWith(std::u32string_view s, std::size_t pos, std::u32string_view prefix) {
@@ -118,17 +40,9 @@ struct WordPieceTokenizer::Impl {
   std::vector<std::string> idToToken;
   std::vector<bool> idHasToken;
 
-  // Added tokens (_added_tokens_decoder / _added_tokens_encoder).
-  std::vector<AddedToken> added;  // by increasing id, one per id
-  std::unordered_map<int64_t, std::size_t> addedById;
-  StringMap<int64_t> addedIdByContent;
-  // Split points: added token contents, by first byte, longest first.
-  std::array<std::vector<std::string>, 256> splitCandidates;
-
-  std::vector<std::string> allSpecialTokens;  // bos eos unk sep pad cls mask additional (deduplicated)
-  std::unordered_set<int64_t> specialIds;     // all_special_ids
-  StringSet legacyAddedTokens;                // decoded on their own by the slow decode
-  StringSet fastSpecialContents;              // the fast tokenizer's special added tokens
+  // Added and special tokens; allSpecialTokens: bos eos unk sep pad cls mask additional.
+  AddedVocabulary addedVocab;
+  StringSet fastSpecialContents;               // the fast tokenizer's special added tokens
   std::vector<std::u32string> lowerProtected;  // kept verbatim by the lower-casing pass
   StringSet neverSplitConfig;                  // basic_tokenizer.never_split
   StringSet neverSplitAll;                     // + all special tokens
@@ -138,27 +52,18 @@ struct WordPieceTokenizer::Impl {
 
   Impl(std::vector<std::string> vocabLines, BertTokenizerConfig cfg, std::vector<AddedToken> addedTokens);
 
-  int64_t toId(std::string_view token) const {
-    if (auto it = addedIdByContent.find(token); it != addedIdByContent.end()) return it->second;
-    if (auto it = vocab.find(token); it != vocab.end()) return it->second;
-    return unk;
-  }
-  const AddedToken* addedFor(int64_t id) const {
-    auto it = addedById.find(id);
-    return it == addedById.end() ? nullptr : &added[it->second];
-  }
+  int64_t toId(std::string_view token) const { return addedVocab.toId(token, vocab, unk); }
   const std::string* vocabToken(int64_t id) const {
     if (id < 0 || id >= static_cast<int64_t>(idToToken.size()) || !idHasToken[static_cast<std::size_t>(id)]) return nullptr;
     return &idToToken[static_cast<std::size_t>(id)];
   }
   std::string toToken(int64_t id) const {
-    if (const AddedToken* a = addedFor(id)) return a->content;
+    if (const AddedToken* a = addedVocab.addedFor(id)) return a->content;
     if (const std::string* t = vocabToken(id)) return *t;
     return config.unkToken;
   }
 
   std::u32string lowerOutsideProtected(std::u32string_view text) const;
-  std::vector<std::string> splitOnAddedTokens(const std::string& text) const;
   void tokenizePiece(const std::string& piece, std::vector<std::string>& out) const;
   void basicTokenize(std::string_view piece, std::vector<std::string>& out) const;
   void wordPiece(const std::string& word, std::vector<std::string>& out) const;
@@ -178,53 +83,14 @@ WordPieceTokenizer::Impl::Impl(std::vector<std::string> vocabLines, BertTokenize
   idHasToken.resize(idToToken.size());
   for (std::size_t i = 0; i < idToToken.size(); ++i) idHasToken[i] = vocab.find(idToToken[i])->second == static_cast<int64_t>(i);
 
-  // all_special_tokens: SPECIAL_TOKENS_ATTRIBUTES order, deduplicated, empty ones unset.
-  auto addSpecial = [&](const std::string& t) {
-    if (!t.empty() && std::find(allSpecialTokens.begin(), allSpecialTokens.end(), t) == allSpecialTokens.end())
-      allSpecialTokens.push_back(t);
-  };
-  if (config.bosToken) addSpecial(*config.bosToken);
-  if (config.eosToken) addSpecial(*config.eosToken);
+  // all_special_tokens: SPECIAL_TOKENS_ATTRIBUTES order (bos and eos when set), then the additional ones.
+  std::vector<std::string> specialTokens;
+  if (config.bosToken) specialTokens.push_back(*config.bosToken);
+  if (config.eosToken) specialTokens.push_back(*config.eosToken);
   for (const std::string* t : {&config.unkToken, &config.sepToken, &config.padToken, &config.clsToken, &config.maskToken})
-    addSpecial(*t);
-  for (const std::string& t : config.additionalSpecialTokens) addSpecial(t);
-
-  // _added_tokens_decoder.update(added_tokens_decoder); encoder = {content: id} (last one wins).
-  std::unordered_map<int64_t, AddedToken> byId;
-  for (const AddedToken& t : addedTokens) {
-    if (t.id < 0) throw Error(ErrorCode::InvalidArgument, "WordPiece tokenizer: added token '" + t.content + "' has a negative id");
-    if (!isValidUtf8(t.content)) throw Error(ErrorCode::InvalidArgument, "WordPiece tokenizer: an added token is not valid UTF-8");
-    if (!t.content.empty()) byId.insert_or_assign(t.id, t);
-  }
-  for (const AddedToken& t : addedTokens)
-    if (!t.content.empty() && byId.at(t.id).content == t.content) addedIdByContent.insert_or_assign(t.content, t.id);
-  // Then the special tokens not yet added: with their vocabulary id, else the next free id
-  // (len(get_vocab()), get_vocab() = vocab + added tokens).
-  StringSet current;
-  for (const auto& [tok, id] : vocab) current.insert(tok);
-  for (const auto& [content, id] : addedIdByContent) current.insert(content);
-  const int64_t newIdx = static_cast<int64_t>(current.size());
-  int64_t appended = 0;
-  for (const std::string& t : allSpecialTokens) {
-    if (addedIdByContent.count(t)) continue;
-    const auto it = vocab.find(t);
-    const int64_t id = it != vocab.end() ? it->second : newIdx + appended++;
-    AddedToken a;
-    a.content = t, a.id = id, a.special = true, a.normalized = false;
-    byId.insert_or_assign(id, a);
-    addedIdByContent.insert_or_assign(t, id);
-  }
-  for (auto& [id, t] : byId) added.push_back(std::move(t));
-  std::sort(added.begin(), added.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
-  for (std::size_t i = 0; i < added.size(); ++i) addedById.emplace(added[i].id, i);
-
-  for (const auto& [content, id] : addedIdByContent) {
-    splitCandidates[static_cast<unsigned char>(content[0])].push_back(content);
-  }
-  for (auto& list : splitCandidates)
-    std::sort(list.begin(), list.end(), [](const std::string& a, const std::string& b) {
-      return a.size() != b.size() ? a.size() > b.size() : a < b;
-    });
+    specialTokens.push_back(*t);
+  addedVocab.build("WordPiece tokenizer", addedTokens, specialTokens, config.additionalSpecialTokens, config.unkToken,
+                   vocab);
 
   unk = toId(config.unkToken);
   cls = toId(config.clsToken);
@@ -232,19 +98,14 @@ WordPieceTokenizer::Impl::Impl(std::vector<std::string> vocabLines, BertTokenize
   pad = toId(config.padToken);
   mask = toId(config.maskToken);
 
+  const std::vector<std::string>& allSpecialTokens = addedVocab.allSpecialTokens;
   const StringSet specialSet(allSpecialTokens.begin(), allSpecialTokens.end());
-  for (const std::string& t : allSpecialTokens) specialIds.insert(toId(t));
-  const int64_t vocabSize = static_cast<int64_t>(vocab.size());
-  for (const auto& [content, id] : addedIdByContent)
-    if (!specialSet.count(content)) legacyAddedTokens.insert(content);
-  for (const std::string& t : config.additionalSpecialTokens)
-    if (toId(t) >= vocabSize) legacyAddedTokens.insert(t);
-  for (const AddedToken& a : added)
+  for (const AddedToken& a : addedVocab.added)
     if (a.special || specialSet.count(a.content)) fastSpecialContents.insert(a.content);
 
   lowerInTokenize = config.doBasicTokenize && config.doLowerCase;
   for (const std::string& t : allSpecialTokens) lowerProtected.push_back(utf8ToCodePoints(t));
-  for (const AddedToken& a : added)
+  for (const AddedToken& a : addedVocab.added)
     if (!a.special && a.normalized) lowerProtected.push_back(utf8ToCodePoints(a.content));
 
   neverSplitConfig.insert(config.neverSplit.begin(), config.neverSplit.end());
@@ -276,33 +137,6 @@ std::u32string WordPieceTokenizer::Impl::lowerOutsideProtected(std::u32string_vi
   return out;
 }
 
-// tokens_trie.split(text): cut around added tokens, the leftmost match first, the longest of
-// those starting there. Empty pieces are dropped.
-std::vector<std::string> WordPieceTokenizer::Impl::splitOnAddedTokens(const std::string& text) const {
-  std::vector<std::string> pieces;
-  std::size_t last = 0, i = 0;
-  while (i < text.size()) {
-    const auto& candidates = splitCandidates[static_cast<unsigned char>(text[i])];
-    const std::string* match = nullptr;
-    for (const std::string& c : candidates) {
-      if (text.compare(i, c.size(), c) == 0) {
-        match = &c;
-        break;
-      }
-    }
-    if (!match) {
-      ++i;
-      continue;
-    }
-    if (i > last) pieces.emplace_back(text.substr(last, i - last));
-    pieces.push_back(*match);
-    i += match->size();
-    last = i;
-  }
-  if (last < text.size()) pieces.emplace_back(text.substr(last));
-  return pieces;
-}
-
 // BertTokenizer._tokenize on one piece of text without added tokens.
 void WordPieceTokenizer::Impl::tokenizePiece(const std::string& piece, std::vector<std::string>& out) const {
   if (!config.doBasicTokenize) {
@@ -322,22 +156,8 @@ void WordPieceTokenizer::Impl::tokenizePiece(const std::string& piece, std::vect
 
 // BasicTokenizer.tokenize(text, never_split=all_special_tokens).
 void WordPieceTokenizer::Impl::basicTokenize(std::string_view piece, std::vector<std::string>& out) const {
-  // _clean_text and _tokenize_chinese_chars.
-  std::u32string text;
-  text.reserve(piece.size() + 8);
-  for (char32_t cp : utf8ToCodePoints(piece)) {
-    if (cp == 0 || cp == kReplacementCharacter || isBertControl(cp)) continue;
-    if (isBertWhitespace(cp)) {
-      text.push_back(U' ');
-    } else if (config.tokenizeChineseChars && isChineseChar(cp)) {
-      text.push_back(U' ');
-      text.push_back(cp);
-      text.push_back(U' ');
-    } else {
-      text.push_back(cp);
-    }
-  }
-  text = nfc(text);
+  // _clean_text and _tokenize_chinese_chars, then NFC.
+  const std::u32string text = nfc(bertCleanText(utf8ToCodePoints(piece), config.tokenizeChineseChars));
 
   const bool strip = config.doLowerCase ? config.stripAccents.value_or(true) : config.stripAccents.value_or(false);
   for (std::u32string& word : pySplit(text)) {
@@ -426,21 +246,18 @@ void WordPieceTokenizer::Impl::wordPiece(const std::string& word, std::vector<st
 
 // =============================================================================================
 
+WordPieceTokenizer::WordPieceTokenizer(const WordPieceTokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
+WordPieceTokenizer::WordPieceTokenizer(WordPieceTokenizer&&) noexcept = default;
+WordPieceTokenizer& WordPieceTokenizer::operator=(const WordPieceTokenizer& other) { return *this = WordPieceTokenizer(other); }
+WordPieceTokenizer& WordPieceTokenizer::operator=(WordPieceTokenizer&&) noexcept = default;
+WordPieceTokenizer::~WordPieceTokenizer() = default;
+
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, BertTokenizerConfig config)
     : WordPieceTokenizer(std::move(vocab), std::move(config), {}) {}
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, BertTokenizerConfig config,
                                        std::vector<AddedToken> addedTokens)
     : impl_(std::make_unique<Impl>(std::move(vocab), std::move(config), std::move(addedTokens))) {}
-
-WordPieceTokenizer::WordPieceTokenizer(const WordPieceTokenizer& other) : impl_(std::make_unique<Impl>(*other.impl_)) {}
-WordPieceTokenizer::WordPieceTokenizer(WordPieceTokenizer&&) noexcept = default;
-WordPieceTokenizer& WordPieceTokenizer::operator=(const WordPieceTokenizer& other) {
-  if (this != &other) impl_ = std::make_unique<Impl>(*other.impl_);
-  return *this;
-}
-WordPieceTokenizer& WordPieceTokenizer::operator=(WordPieceTokenizer&&) noexcept = default;
-WordPieceTokenizer::~WordPieceTokenizer() = default;
 
 std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) const {
   const Impl& m = *impl_;
@@ -450,40 +267,11 @@ std::vector<std::string> WordPieceTokenizer::tokenize(std::string_view text) con
   } else {
     normalized = codePointsToUtf8(utf8ToCodePoints(text));  // invalid bytes -> U+FFFD
   }
-
-  // Cut around added tokens, then apply their lstrip / rstrip / single_word flags, updating the
-  // neighbours in place exactly as PreTrainedTokenizer.tokenize does.
-  std::vector<std::string> pieces = m.splitOnAddedTokens(normalized);
-  for (std::size_t i = 0; i < pieces.size(); ++i) {
-    auto it = m.addedIdByContent.find(pieces[i]);
-    if (it == m.addedIdByContent.end()) continue;
-    const AddedToken* tok = m.addedFor(it->second);
-    if (!tok) continue;
-    // `left` / `right` are read before the strips below change the neighbours.
-    const std::string left = i > 0 ? pieces[i - 1] : std::string();
-    const std::string right = i + 1 < pieces.size() ? pieces[i + 1] : std::string();
-    if (tok->rstrip && !right.empty()) pieces[i + 1] = pyLStripUtf8(right);
-    if (tok->lstrip && !left.empty()) pieces[i - 1] = pyRStripUtf8(left);
-    if (tok->singleWord && !left.empty() && left.back() != ' ') {
-      pieces[i - 1] += pieces[i];
-      pieces[i].clear();
-    } else if (tok->singleWord && !right.empty() && right.front() != ' ') {
-      pieces[i + 1] = pieces[i] + pieces[i + 1];
-      pieces[i].clear();
-    }
-  }
-
-  std::vector<std::string> tokens;
-  tokens.reserve(normalized.size() / 3 + 4);
-  for (const std::string& piece : pieces) {
-    if (piece.empty()) continue;
-    if (m.addedIdByContent.count(piece)) {
-      tokens.push_back(piece);
-    } else {
-      m.tokenizePiece(piece, tokens);
-    }
-  }
-  return tokens;
+  // Added tokens are kept whole (their lstrip / rstrip / single_word flags applied), the rest
+  // goes through _tokenize.
+  return m.addedVocab.tokenize(normalized, [&m](const std::string& piece, std::vector<std::string>& out) {
+    m.tokenizePiece(piece, out);
+  });
 }
 
 std::vector<int64_t> WordPieceTokenizer::encode(std::string_view text, bool addSpecialTokens) const {
@@ -520,45 +308,24 @@ Encoding WordPieceTokenizer::encodePadded(std::string_view text, int maxLength, 
 
 std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids, bool skipSpecialTokens) const {
   const Impl& m = *impl_;
-  // convert_ids_to_tokens(ids, skip_special_tokens), then _decode: runs of ordinary tokens go
-  // through convert_tokens_to_string (" ".join, drop " ##", strip); "legacy" added tokens stand
-  // alone; the parts are joined with spaces (spaces_between_special_tokens=True).
-  std::vector<std::string> parts;
-  std::vector<const std::string*> run;
+  // convert_ids_to_tokens(ids, skip_special_tokens), then _decode, whose convert_tokens_to_string
+  // is " ".join, drop " ##".
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int64_t id : ids) {
-    if (skipSpecialTokens && m.specialIds.count(id)) continue;
+    if (skipSpecialTokens && m.addedVocab.specialIds.count(id)) continue;
     tokens.push_back(m.toToken(id));
   }
-  auto flush = [&](bool keepEmpty) {
-    if (run.empty()) return;
+  auto convertTokensToString = [](const std::vector<const std::string*>& run) {
     std::string s;
     for (std::size_t i = 0; i < run.size(); ++i) {
       if (i) s.push_back(' ');
       s += *run[i];
     }
     replaceAll(s, " ##", "");
-    s = pyStripUtf8(s);
-    if (keepEmpty || !s.empty()) parts.push_back(std::move(s));
-    run.clear();
+    return s;
   };
-  for (const std::string& t : tokens) {
-    if (m.legacyAddedTokens.count(t)) {
-      flush(false);
-      parts.push_back(t);
-    } else {
-      run.push_back(&t);
-    }
-  }
-  flush(true);
-  std::string text;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i) text.push_back(' ');
-    text += parts[i];
-  }
-  if (m.config.cleanUpTokenizationSpaces) cleanUpTokenization(text);
-  return text;
+  return m.addedVocab.decode(tokens, convertTokensToString, m.config.cleanUpTokenizationSpaces);
 }
 
 std::string WordPieceTokenizer::decodeForDisplay(const std::vector<int64_t>& ids) const {
@@ -569,7 +336,7 @@ std::string WordPieceTokenizer::decodeForDisplay(const std::vector<int64_t>& ids
   bool first = true;
   for (int64_t id : ids) {
     std::string token;
-    if (const AddedToken* a = m.addedFor(id)) {
+    if (const AddedToken* a = m.addedVocab.addedFor(id)) {
       token = a->content;
     } else if (const std::string* t = m.vocabToken(id)) {
       token = *t;
@@ -585,7 +352,7 @@ std::string WordPieceTokenizer::decodeForDisplay(const std::vector<int64_t>& ids
       }
     }
     first = false;
-    if (m.config.cleanUpTokenizationSpaces) rustCleanup(token);
+    if (m.config.cleanUpTokenizationSpaces) cleanUpTokenization(token, /*rustWordPiece=*/true);
     text += token;
   }
   if (m.config.cleanUpTokenizationSpaces) cleanUpTokenization(text);
@@ -600,34 +367,14 @@ int64_t WordPieceTokenizer::padId() const { return impl_->pad; }
 int64_t WordPieceTokenizer::unkId() const { return impl_->unk; }
 int64_t WordPieceTokenizer::maskId() const { return impl_->mask; }
 std::size_t WordPieceTokenizer::vocabSize() const { return impl_->vocab.size(); }
-bool WordPieceTokenizer::isSpecial(int64_t id) const { return impl_->specialIds.count(id) != 0; }
+bool WordPieceTokenizer::isSpecial(int64_t id) const { return impl_->addedVocab.specialIds.count(id) != 0; }
 const BertTokenizerConfig& WordPieceTokenizer::config() const { return impl_->config; }
-std::vector<AddedToken> WordPieceTokenizer::addedTokens() const { return impl_->added; }
+std::vector<AddedToken> WordPieceTokenizer::addedTokens() const { return impl_->addedVocab.added; }
 
 // =============================================================================================
 // fromFolder
 
 namespace {
-
-json readJson(const fs::path& path) {
-  const std::string text = io::readFile(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(ErrorCode::Corrupt, path.string() + ": not valid JSON (" + e.what() + ")", path.string());
-  }
-}
-
-[[noreturn]] void badValue(const fs::path& file, const std::string& key, const std::string& expected) {
-  throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be " + expected, file.string());
-}
-
-void readBool(const json& j, const char* key, const fs::path& file, bool& out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_boolean()) badValue(file, key, "true or false");
-  out = it->get<bool>();
-}
 
 void readOptionalBool(const json& j, const char* key, const fs::path& file, std::optional<bool>& out) {
   auto it = j.find(key);
@@ -640,82 +387,10 @@ void readOptionalBool(const json& j, const char* key, const fs::path& file, std:
   out = it->get<bool>();
 }
 
-// A token given as "text" or as a serialised AddedToken {"content": "text", ...}.
-std::optional<std::string> tokenText(const json& v, const std::string& key, const fs::path& file) {
-  if (v.is_null()) return std::nullopt;
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_object()) {
-    auto c = v.find("content");
-    if (c != v.end() && c->is_string()) return c->get<std::string>();
-  }
-  badValue(file, key, "a string or an object with a string \"content\"");
-}
-
-void readToken(const json& j, const char* key, const fs::path& file, std::string& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  if (auto t = tokenText(*it, key, file)) out = *t;
-}
-
-void readOptionalToken(const json& j, const char* key, const fs::path& file, std::optional<std::string>& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  out = tokenText(*it, key, file);
-}
-
-void readInt(const json& j, const char* key, const fs::path& file, int& out) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return;
-  if (!it->is_number()) badValue(file, key, "a number");
-  // Hub configs write "no limit" as 1e30: clamp to int.
-  const double v = it->get<double>();
-  out = v >= static_cast<double>(INT_MAX) ? INT_MAX : v <= static_cast<double>(INT_MIN) ? INT_MIN : static_cast<int>(v);
-}
-
-std::vector<std::string> tokenList(const json& v, const std::string& key, const fs::path& file) {
-  std::vector<std::string> out;
-  if (v.is_null()) return out;
-  if (!v.is_array()) badValue(file, key, "a list of tokens");
-  for (const json& e : v)
-    if (auto t = tokenText(e, key, file)) out.push_back(*t);
-  return out;
-}
-
-AddedToken parseAddedToken(const json& v, int64_t id, const std::string& key, const fs::path& file) {
-  if (!v.is_object()) badValue(file, key, "an object");
-  AddedToken t;
-  t.id = id;
-  auto c = v.find("content");
-  if (c == v.end() || !c->is_string()) badValue(file, key + ".content", "a string");
-  t.content = c->get<std::string>();
-  auto flag = [&](const char* name, bool& out) {
-    auto it = v.find(name);
-    if (it == v.end() || it->is_null()) return;
-    if (!it->is_boolean()) badValue(file, key + "." + name, "true or false");
-    out = it->get<bool>();
-  };
-  flag("special", t.special);
-  t.normalized = !t.special;  // AddedToken's default
-  flag("lstrip", t.lstrip);
-  flag("rstrip", t.rstrip);
-  flag("single_word", t.singleWord);
-  flag("normalized", t.normalized);
-  return t;
-}
-
 // load_vocab: lines as Python's text-mode readlines() (universal newlines: \n, \r\n, \r), each
 // with its newline removed; line i is id i.
 std::vector<std::string> readVocabTxt(const fs::path& path) {
-  const std::string text = io::readFile(path);
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\n' && text[i] != '\r') continue;
-    lines.emplace_back(text.substr(start, i - start));
-    if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    start = i + 1;
-  }
-  if (start < text.size()) lines.emplace_back(text.substr(start));
+  std::vector<std::string> lines = splitLines(io::readFile(path), /*keepEmptyLast=*/false);
   for (std::size_t i = 0; i < lines.size(); ++i)
     if (!isValidUtf8(lines[i]))
       throw Error(ErrorCode::Corrupt, path.string() + ": line " + std::to_string(i + 1) + " is not valid UTF-8", path.string());
@@ -731,8 +406,6 @@ WordPieceTokenizer WordPieceTokenizer::fromFolder(const fs::path& dir) {
     throw Error(ErrorCode::NotFound, dir.string() + ": no such tokenizer folder", dir.string());
   const fs::path vocabTxt = dir / "vocab.txt";
   const fs::path tokenizerJson = dir / "tokenizer.json";
-  const fs::path configJson = dir / "tokenizer_config.json";
-  const fs::path specialJson = dir / "special_tokens_map.json";
   const bool hasVocabTxt = fs::exists(vocabTxt, ec);
   const bool hasTokenizerJson = fs::exists(tokenizerJson, ec);
   if (!hasVocabTxt && !hasTokenizerJson)
@@ -744,8 +417,7 @@ WordPieceTokenizer WordPieceTokenizer::fromFolder(const fs::path& dir) {
 
   // tokenizer.json: the fast tokenizer's description; its options are the defaults here.
   if (hasTokenizerJson) try {
-    const json tj = readJson(tokenizerJson);
-    if (!tj.is_object()) throw Error(ErrorCode::Corrupt, tokenizerJson.string() + ": not a JSON object", tokenizerJson.string());
+    const json tj = readJsonObject(tokenizerJson);
     auto model = tj.find("model");
     if (model == tj.end() || !model->is_object()) badValue(tokenizerJson, "model", "an object");
     const std::string type = model->value("type", std::string());
@@ -764,13 +436,7 @@ WordPieceTokenizer WordPieceTokenizer::fromFolder(const fs::path& dir) {
       readOptionalBool(*norm, "strip_accents", tokenizerJson, config.stripAccents);
       readBool(*norm, "handle_chinese_chars", tokenizerJson, config.tokenizeChineseChars);
     }
-    if (auto at = tj.find("added_tokens"); at != tj.end() && !at->is_null()) {
-      if (!at->is_array()) badValue(tokenizerJson, "added_tokens", "a list");
-      for (const json& e : *at) {
-        if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer()) badValue(tokenizerJson, "added_tokens[].id", "an integer");
-        fileAddedTokens.push_back(parseAddedToken(e, e["id"].get<int64_t>(), "added_tokens[]", tokenizerJson));
-      }
-    }
+    fileAddedTokens = readTokenizerJsonAddedTokens(tj, tokenizerJson);
     if (!hasVocabTxt) {
       auto v = model->find("vocab");
       if (v == model->end() || !v->is_object()) badValue(tokenizerJson, "model.vocab", "an object of token: id");
@@ -791,67 +457,30 @@ WordPieceTokenizer WordPieceTokenizer::fromFolder(const fs::path& dir) {
   }
   if (hasVocabTxt) vocab = readVocabTxt(vocabTxt);
 
-  // tokenizer_config.json: BertTokenizer's init arguments.
-  bool configHasAddedTokens = false;
-  std::vector<AddedToken> configAddedTokens;
-  if (fs::exists(configJson, ec)) {
-    const json cj = readJson(configJson);
-    if (!cj.is_object()) throw Error(ErrorCode::Corrupt, configJson.string() + ": not a JSON object", configJson.string());
-    readBool(cj, "do_lower_case", configJson, config.doLowerCase);
-    readOptionalBool(cj, "strip_accents", configJson, config.stripAccents);
-    readBool(cj, "tokenize_chinese_chars", configJson, config.tokenizeChineseChars);
-    readBool(cj, "do_basic_tokenize", configJson, config.doBasicTokenize);
-    readBool(cj, "clean_up_tokenization_spaces", configJson, config.cleanUpTokenizationSpaces);
-    readInt(cj, "model_max_length", configJson, config.modelMaxLength);
-    if (auto it = cj.find("never_split"); it != cj.end()) config.neverSplit = tokenList(*it, "never_split", configJson);
-    readToken(cj, "unk_token", configJson, config.unkToken);
-    readToken(cj, "cls_token", configJson, config.clsToken);
-    readToken(cj, "sep_token", configJson, config.sepToken);
-    readToken(cj, "pad_token", configJson, config.padToken);
-    readToken(cj, "mask_token", configJson, config.maskToken);
-    readOptionalToken(cj, "bos_token", configJson, config.bosToken);
-    readOptionalToken(cj, "eos_token", configJson, config.eosToken);
-    if (auto it = cj.find("additional_special_tokens"); it != cj.end())
-      config.additionalSpecialTokens = tokenList(*it, "additional_special_tokens", configJson);
-    if (auto it = cj.find("added_tokens_decoder"); it != cj.end() && !it->is_null()) {
-      if (!it->is_object()) badValue(configJson, "added_tokens_decoder", "an object of id: token");
-      configHasAddedTokens = true;
-      for (auto e = it->begin(); e != it->end(); ++e) {
-        int64_t id = -1;
-        try {
-          std::size_t used = 0;
-          id = std::stoll(e.key(), &used);
-          if (used != e.key().size()) id = -1;
-        } catch (const std::exception&) {
-          id = -1;
-        }
-        if (id < 0) badValue(configJson, "added_tokens_decoder", "keyed by non-negative integer ids");
-        configAddedTokens.push_back(parseAddedToken(*e, id, "added_tokens_decoder." + e.key(), configJson));
-      }
-    }
-  }
-
-  // Without added_tokens_decoder, transformers takes the legacy path: special_tokens_map.json
-  // overrides the special tokens and tokenizer.json provides the added tokens.
-  if (!configHasAddedTokens && fs::exists(specialJson, ec)) {
-    const json sj = readJson(specialJson);
-    if (!sj.is_object()) throw Error(ErrorCode::Corrupt, specialJson.string() + ": not a JSON object", specialJson.string());
-    readToken(sj, "unk_token", specialJson, config.unkToken);
-    readToken(sj, "cls_token", specialJson, config.clsToken);
-    readToken(sj, "sep_token", specialJson, config.sepToken);
-    readToken(sj, "pad_token", specialJson, config.padToken);
-    readToken(sj, "mask_token", specialJson, config.maskToken);
-    readOptionalToken(sj, "bos_token", specialJson, config.bosToken);
-    readOptionalToken(sj, "eos_token", specialJson, config.eosToken);
-    if (auto it = sj.find("additional_special_tokens"); it != sj.end())
-      for (std::string& t : tokenList(*it, "additional_special_tokens", specialJson))
-        if (std::find(config.additionalSpecialTokens.begin(), config.additionalSpecialTokens.end(), t) == config.additionalSpecialTokens.end())
-          config.additionalSpecialTokens.push_back(std::move(t));
-  }
+  // tokenizer_config.json: BertTokenizer's init arguments; then special_tokens_map.json.
+  const SpecialTokenSlots slots{
+      {{"unk_token", &config.unkToken},
+       {"cls_token", &config.clsToken},
+       {"sep_token", &config.sepToken},
+       {"pad_token", &config.padToken},
+       {"mask_token", &config.maskToken}},
+      {{"bos_token", &config.bosToken}, {"eos_token", &config.eosToken}},
+      &config.additionalSpecialTokens};
+  std::optional<std::vector<AddedToken>> configAddedTokens =
+      readTokenizerConfig(dir, slots, [&config](const json& cj, const fs::path& configJson) {
+        readBool(cj, "do_lower_case", configJson, config.doLowerCase);
+        readOptionalBool(cj, "strip_accents", configJson, config.stripAccents);
+        readBool(cj, "tokenize_chinese_chars", configJson, config.tokenizeChineseChars);
+        readBool(cj, "do_basic_tokenize", configJson, config.doBasicTokenize);
+        readBool(cj, "clean_up_tokenization_spaces", configJson, config.cleanUpTokenizationSpaces);
+        readInt(cj, "model_max_length", configJson, config.modelMaxLength);
+        if (auto it = cj.find("never_split"); it != cj.end())
+          config.neverSplit = tokenList(*it, "never_split", configJson);
+      });
 
   try {
     return WordPieceTokenizer(std::move(vocab), std::move(config),
-                              configHasAddedTokens ? std::move(configAddedTokens) : std::move(fileAddedTokens));
+                              configAddedTokens ? std::move(*configAddedTokens) : std::move(fileAddedTokens));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::InvalidArgument) throw;
     throw Error(ErrorCode::Corrupt, dir.string() + ": " + e.what(), dir.string());
