@@ -3,6 +3,7 @@
 // checkpoint (tests/data/blip-caption-tiny): vision hidden states, attentions, image embeds,
 // teacher-forced logits, every generation variant, and the Grad-CAM tensors.
 #include "testing.h"
+#include "json_testing.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,12 +19,7 @@ using namespace vlm::models;
 
 namespace {
 
-nlohmann::json readJson(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
 
-std::string stem(const std::string& file) { return file.substr(0, file.rfind('.')); }
 
 std::vector<int64_t> idsOf(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
 
@@ -44,14 +40,14 @@ class TestBlipCaptionParity : public QObject {
   void initTestCase() {
     loaded_ = loadBlipCaption(dir_);
     ref_ = io::SafetensorsFile::open(dir_ / "reference.safetensors");
-    json_ = readJson(dir_ / "reference.json");
+    json_ = test::readJsonFile(dir_ / "reference.json");
     QVERIFY(loaded_.report.unusedKeys.empty());
   }
 
   void visionTower_data() {
     QTest::addColumn<QString>("image");
     for (auto it = json_["images"].begin(); it != json_["images"].end(); ++it)
-      QTest::newRow(it.key().c_str()) << QString::fromStdString(stem(it.key()));
+      QTest::newRow(it.key().c_str()) << QString::fromStdString(test::fileStem(it.key()));
   }
   void visionTower() {
     QFETCH(QString, image);
@@ -107,7 +103,7 @@ class TestBlipCaptionParity : public QObject {
     const std::string file = image.toStdString(), var = variant.toStdString();
     const auto& expected = json_["images"][file]["generate"][var];
     torch::NoGradGuard ng;
-    const at::Tensor embeds = loaded_.model->encodeImage(ref_->tensor(stem(file) + "/pixel_values").unsqueeze(0));
+    const at::Tensor embeds = loaded_.model->encodeImage(ref_->tensor(test::fileStem(file) + "/pixel_values").unsqueeze(0));
     const auto& kw = var == "greedy_prompt" ? nlohmann::json{{"max_length", 20}} : json_["generation_variants"][var];
     GenerationOptions o;
     o.maxLength = kw.value("max_length", 20);
@@ -122,7 +118,7 @@ class TestBlipCaptionParity : public QObject {
     const GenerationResult r = generate(dec, prompt, tc.sepTokenId, o);
     const auto want = idsOf(expected["ids"]);
     QCOMPARE(r.ids, want);
-    QVERIFY2(at::tensor(r.ids).equal(ref_->tensor(stem(file) + "/generate/" + var)), "reference.safetensors ids");
+    QVERIFY2(at::tensor(r.ids).equal(ref_->tensor(test::fileStem(file) + "/generate/" + var)), "reference.safetensors ids");
     if (expected.contains("sequences_score")) {
       const double s = expected["sequences_score"].get<double>();
       QVERIFY2(std::abs(r.sequenceScore - s) < 1e-5, (std::to_string(r.sequenceScore) + " vs " + std::to_string(s)).c_str());

@@ -4,6 +4,7 @@
 // hidden states, question embeddings, teacher-forced answer logits and log-probabilities,
 // greedy / beam / batched answers and their text, the checkpoint key table, gradients.
 #include "testing.h"
+#include "json_testing.h"
 
 #include "blip_testing.h"
 
@@ -24,7 +25,6 @@ using namespace vlm::models;
 
 namespace {
 
-std::string stem(const std::string& file) { return file.substr(0, file.rfind('.')); }
 
 std::vector<int64_t> idsOf(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
 
@@ -128,7 +128,7 @@ class TestBlipVqaParity : public QObject {
   }
   void perImage() {
     QFETCH(QString, file);
-    const std::string f = file.toStdString(), img = stem(f);
+    const std::string f = file.toStdString(), img = test::fileStem(f);
     const auto& expected = json_["images"][f];
     torch::NoGradGuard ng;
 

@@ -2,6 +2,7 @@
 // `vlmscope similarity` and the CLIP `dump` end to end on the fixture checkpoint: scores and
 // every dumped tensor equal the Hugging Face references (texts tokenized by VLMScope itself).
 #include "cli_helpers.h"
+#include "json_testing.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,7 +23,6 @@ class TestCliSimilarity : public QObject {
   QStringList texts_;
   std::filesystem::path tmp_;
 
-  static std::string stem(const std::string& f) { return f.substr(0, f.rfind('.')); }
 
  private Q_SLOTS:
   void initTestCase() {
@@ -53,7 +53,7 @@ class TestCliSimilarity : public QObject {
     const auto probs = out["probs"].get<std::vector<double>>();
     QCOMPARE(logits.size(), want.size());
     // cosine against the reference embeddings' dot products; probs = softmax(logits)
-    const at::Tensor img = tensors_->tensor(stem(name) + "/image_embeds"), txt = tensors_->tensor("text/text_embeds");
+    const at::Tensor img = tensors_->tensor(test::fileStem(name) + "/image_embeds"), txt = tensors_->tensor("text/text_embeds");
     double z = 0, sum = 0;
     for (double l : logits) z += std::exp(l - logits[0]);
     for (size_t i = 0; i < want.size(); ++i) {
@@ -77,7 +77,7 @@ class TestCliSimilarity : public QObject {
   void dumpEqualsReference_data() { scoresOfEveryImage_data(); }
   void dumpEqualsReference() {
     QFETCH(QString, image);
-    const std::string name = image.toStdString(), img = stem(name);
+    const std::string name = image.toStdString(), img = test::fileStem(name);
     const auto out = tmp_ / (img + ".safetensors");
     const CliResult r = runCli(QStringList{"dump", "--model", model_, "--image", qs(dataPath("images/" + name)), "--ignore-exif", "--out",
                                            qs(out), "--grad-text", QString::number(ref_["grad_text"].get<int>())} + texts_);

@@ -3,6 +3,7 @@
 // of the BLIP tokenizer ({"text", "ids", "tokens"}) with the CLIP tokenizer's ids, both text
 // cleaning paths against the slow CLIPTokenizer vectors, and usage errors for --text-cleaning.
 #include "cli_helpers.h"
+#include "json_testing.h"
 
 #include <nlohmann/json.hpp>
 
@@ -15,10 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-json readJsonFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
 
 std::vector<json> jsonLines(const std::string& out) {
   std::vector<json> lines;
@@ -35,7 +32,7 @@ class TestCliTokenizeClip : public QObject {
 
  private Q_SLOTS:
   void argumentsGiveTheProcessorIds() {
-    const json ref = readJsonFile(dataPath("clip-tiny/reference.json"));
+    const json ref = test::readJsonFile(dataPath("clip-tiny/reference.json"));
     QStringList args{"tokenize", "--model", model_};
     for (const json& t : ref.at("texts")) args << QString::fromStdString(t.get<std::string>());
     const CliResult r = runCli(args);
@@ -58,7 +55,7 @@ class TestCliTokenizeClip : public QObject {
   }
 
   void stdinMatchesTheTokenizerVectorsOnBothCleaningPaths() {
-    const json vectors = readJsonFile(dataPath("tokenizers/clip_vectors.json"));
+    const json vectors = test::readJsonFile(dataPath("tokenizers/clip_vectors.json"));
     QByteArray input;
     for (const json& c : vectors.at("cases")) input += QByteArray::fromStdString(json(c.at("text")).dump()) + "\n";
     for (const char* cleaning : {"", "ftfy", "basic"}) {

@@ -3,6 +3,7 @@
 // (tests/data/clip-tiny): preprocessing, vision and text towers layer by layer, projections,
 // embeddings, logits_per_image, and the gradients of a cosine similarity.
 #include "testing.h"
+#include "json_testing.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,12 +22,7 @@ using namespace vlm::models;
 
 namespace {
 
-nlohmann::json readJson(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
 
-std::string stem(const std::string& file) { return file.substr(0, file.rfind('.')); }
 
 // name -> shape of every parameter of the module tree
 std::map<std::string, std::vector<int64_t>> parameterShapes(const torch::nn::Module& m) {
@@ -54,7 +50,7 @@ class TestClipParity : public QObject {
   void initTestCase() {
     loaded_ = loadClip(dir_);
     ref_ = io::SafetensorsFile::open(dir_ / "reference.safetensors");
-    json_ = readJson(dir_ / "reference.json");
+    json_ = test::readJsonFile(dir_ / "reference.json");
     QVERIFY(loaded_.report.unusedKeys.empty());
     QVERIFY(loaded_.report.substitutions.empty());
   }
@@ -90,7 +86,7 @@ class TestClipParity : public QObject {
     load.applyExifOrientation = false;  // the fixtures open images with PIL.Image.open (no EXIF transpose)
     const at::Tensor pixels = vision::pixelValuesTensor(
         vision::preprocess(io::loadImage(test::dataPath("images") / image.toStdString(), load), processor));
-    VLM_COMPARE_TENSORS(pixels[0], ref_->tensor(stem(image.toStdString()) + "/pixel_values"), 0, 0, "pixel_values");
+    VLM_COMPARE_TENSORS(pixels[0], ref_->tensor(test::fileStem(image.toStdString()) + "/pixel_values"), 0, 0, "pixel_values");
   }
 
   // Every reference tensor of every image through dumpClip (which runs the model the way the
@@ -98,7 +94,7 @@ class TestClipParity : public QObject {
   void everyTensor_data() { pixelValues_data(); }
   void everyTensor() {
     QFETCH(QString, image);
-    const std::string img = stem(image.toStdString());
+    const std::string img = test::fileStem(image.toStdString());
     const int64_t gradText = json_["grad_text"].get<int64_t>();
     const NamedTensors dump = dumpClip(*loaded_.model, ref_->tensor(img + "/pixel_values").unsqueeze(0),
                                        ref_->tensor("text/input_ids"), ref_->tensor("text/attention_mask"), gradText);

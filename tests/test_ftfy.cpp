@@ -3,6 +3,7 @@
 // documentation and docstrings (expected values as documented, checked against ftfy 6.1.1), ftfy's
 // test_cases.json, and vectors made by ftfy 6.1.1 itself (tests/data/ftfy/vectors.json).
 #include "testing.h"
+#include "json_testing.h"
 
 #include <fstream>
 
@@ -38,10 +39,6 @@ std::string shown(std::string_view utf8) {
 std::string fixText(std::string_view s) { return ftfy::fixTextUtf8(s); }
 std::string fixEncoding(std::string_view s) { return u8(ftfy::fixEncoding(u32(s))); }
 
-json readJsonFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
 
 // text.encode("utf-8").decode("latin-1"): one more layer of mojibake.
 std::string latin1Mojibake(std::string_view utf8) {
@@ -174,7 +171,7 @@ class TestFtfy : public QObject {
   // ---- ftfy's own test cases ------------------------------------------------------------------
 
   void ftfyTestCases() {
-    const json cases = readJsonFile(test::dataPath("ftfy/test_cases.json"));
+    const json cases = test::readJsonFile(test::dataPath("ftfy/test_cases.json"));
     int passed = 0, checked = 0;
     QStringList failures;
     for (const json& c : cases) {
@@ -203,7 +200,7 @@ class TestFtfy : public QObject {
   // ---- ftfy 6.1.1's output on generated inputs ------------------------------------------------
 
   void referenceVectors() {
-    const json v = readJsonFile(test::dataPath("ftfy/vectors.json"));
+    const json v = test::readJsonFile(test::dataPath("ftfy/vectors.json"));
     QCOMPARE(v.at("versions").at("ftfy").get<std::string>(), std::string("6.1.1"));
     int passed = 0, checked = 0;
     QStringList failures;

@@ -13,15 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "json_testing.h"
 
 namespace vlm::test {
 
 using json = nlohmann::json;
-
-inline json readJsonFile(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  return json::parse(in);
-}
 
 // A JSON list of ids.
 inline std::vector<int64_t> ids(const json& j) { return j.get<std::vector<int64_t>>(); }
