@@ -107,7 +107,10 @@ class TestGradcam : public QObject {
         const at::Tensor want = camFromTokens(ref_->tensor(img + "/gradcam/A/" + std::to_string(k)),
                                               ref_->tensor(img + "/gradcam/dYdA/" + std::to_string(k)), m);
         VLM_COMPARE_TENSORS(maps[0].raw, want, 1e-4, 0, what);
-        VLM_COMPARE_TENSORS(maps[0].normalized, normalizeMap(want), 1e-4, 0, what + " normalized");
+        // Normalising divides by the map's range, so an absolute raw difference d becomes at
+        // most 2d / range (HiResCAM of the last tiny layer has ranges near 1e-3: cancellation).
+        const double range = (want.max() - at::minimum(want.min(), at::zeros({}))).item<double>();
+        if (range > 0) VLM_COMPARE_TENSORS(maps[0].normalized, normalizeMap(want), 2e-4 / range, 0, what + " normalized");
       }
       const auto post = explainVision(target, kPostLayernorm, m);
       const at::Tensor wantPost = camFromTokens(ref_->tensor(img + "/vision/post_layernorm"), ref_->tensor(img + "/gradcam/dYd_post_layernorm"), m);
