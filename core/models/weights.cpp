@@ -66,4 +66,22 @@ WeightLoadReport loadWeights(torch::nn::Module& module, const io::StateDict& wei
   return report;
 }
 
+WeightLoadReport loadFolderWeights(torch::nn::Module& module, const std::filesystem::path& dir, const WeightTable& table,
+                                   at::ScalarType dtype, const at::Device& device) {
+  WeightLoadReport report = loadWeights(module, io::StateDict::loadFolder(dir), table, dtype, device);
+  module.eval();
+  return report;
+}
+
+void appendVitLayerNormsAndMlp(std::vector<TensorSpec>& t, const std::string& l, int64_t C, int64_t I) {
+  t.push_back({l + "layer_norm1.weight", {C}});
+  t.push_back({l + "layer_norm1.bias", {C}});
+  t.push_back({l + "mlp.fc1.weight", {I, C}});
+  t.push_back({l + "mlp.fc1.bias", {I}});
+  t.push_back({l + "mlp.fc2.weight", {C, I}});
+  t.push_back({l + "mlp.fc2.bias", {C}});
+  t.push_back({l + "layer_norm2.weight", {C}});
+  t.push_back({l + "layer_norm2.bias", {C}});
+}
+
 }  // namespace vlm::models

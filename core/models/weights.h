@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -49,5 +50,25 @@ struct LoadedModel {
 // MissingTensor, ShapeMismatch (with both shapes), Unsupported (non-float weights).
 WeightLoadReport loadWeights(torch::nn::Module& module, const io::StateDict& weights, const WeightTable& table,
                              at::ScalarType dtype, const at::Device& device);
+
+// loadWeights from the checkpoint folder `dir` (safetensors / .bin, see StateDict::loadFolder),
+// then eval mode.
+WeightLoadReport loadFolderWeights(torch::nn::Module& module, const std::filesystem::path& dir, const WeightTable& table,
+                                   at::ScalarType dtype, const at::Device& device);
+
+// Builds Holder(config) and loads the weights of `dir` into it (any model family).
+template <class Holder, class Config>
+LoadedModel<Holder> loadModel(const std::filesystem::path& dir, const Config& config, const WeightTable& table,
+                              at::ScalarType dtype, const at::Device& device) {
+  LoadedModel<Holder> out;
+  out.model = Holder(config);
+  out.report = loadFolderWeights(*out.model, dir, table, dtype, device);
+  return out;
+}
+
+// The rows every pre-LN ViT layer of BLIP's and CLIP's checkpoints holds besides its attention:
+// "<layer>layer_norm1.*", "<layer>mlp.fc1.*", "<layer>mlp.fc2.*", "<layer>layer_norm2.*" for
+// width `hidden` and MLP width `intermediate`.
+void appendVitLayerNormsAndMlp(std::vector<TensorSpec>& out, const std::string& layer, int64_t hidden, int64_t intermediate);
 
 }  // namespace vlm::models

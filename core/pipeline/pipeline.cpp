@@ -27,14 +27,16 @@ void BlipPipeline::State::open(const std::string& modelSpec, const ModelOptions&
   const auto& dir = location.dir;
   models::requireModelFamily(dir, {family}, command);
   job.throwIfCancelled();
-  job.progress(0.1, "reading tokenizer and image processor");
+  job.progress(0.1, "reading the tokenizer");
   tokenizer.emplace(text::WordPieceTokenizer::fromFolder(dir));
-  processor = loadImageProcessor(dir, vision::ImageProcessorConfig::Kind::Blip, models::loadBlipConfig(dir / "config.json").vision.imageSize);
   job.throwIfCancelled();
   job.progress(0.2, "loading weights");
 }
 
-void BlipPipeline::State::finishLoad(const JobContext& job) const { job.progress(1.0, "model loaded"); }
+void BlipPipeline::State::finishLoad(const JobContext& job) {
+  processor = loadImageProcessor(location.dir, vision::ImageProcessorConfig::Kind::Blip, config().vision.imageSize);
+  job.progress(1.0, "model loaded");
+}
 
 at::Tensor BlipPipeline::State::pixelValues(const io::ImageU8& image) const {
   return pixelValuesFor(image, processor, config().vision.imageSize, device);  // [1, 3, S, S]

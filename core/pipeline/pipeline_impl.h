@@ -41,12 +41,12 @@ struct BlipPipeline::State {
   vision::ImageProcessorConfig processor;
 
   // Resolves `spec` (folder or hub id), checks that the folder holds `family` (the message
-  // names what it holds and the commands for it otherwise), reads the tokenizer and
-  // preprocessor_config.json (checked against the vision tower's input side). Progress 0 .. 0.2.
+  // names what it holds and the commands for it otherwise), reads the tokenizer. Progress 0 .. 0.2.
   void open(const std::string& spec, const ModelOptions& options, models::ModelFamily family, const std::string& command,
             const JobContext& job);
-  // After the weights are loaded: progress 1.
-  void finishLoad(const JobContext& job) const;
+  // After the weights are loaded: preprocessor_config.json, checked against the vision
+  // tower's input side (Corrupt naming the file otherwise); progress 1.
+  void finishLoad(const JobContext& job);
   // [1, 3, S, S] float32 pixel values on the model's device
   at::Tensor pixelValues(const io::ImageU8& image) const;
 };

@@ -35,13 +35,12 @@ std::unique_ptr<SimilarityModel> SimilarityModel::load(const std::string& spec, 
   const auto& dir = m.location.dir;
   models::requireModelFamily(dir, {models::ModelFamily::Clip}, "similarity");
   job.throwIfCancelled();
-  job.progress(0.1, "reading tokenizer and image processor");
+  job.progress(0.1, "reading the tokenizer");
   m.tokenizer.emplace(text::ClipTokenizer::fromFolder(dir));
-  const models::ClipConfig config = models::loadClipConfig(dir / "config.json");
-  m.processor = loadImageProcessor(dir, vision::ImageProcessorConfig::Kind::Clip, config.vision.imageSize);
   job.throwIfCancelled();
   job.progress(0.2, "loading weights");
   m.model = models::loadClip(dir, m.dtype, m.device);
+  m.processor = loadImageProcessor(dir, vision::ImageProcessorConfig::Kind::Clip, m.model.model->config.vision.imageSize);
   job.progress(1.0, "model loaded");
   return s;
 }

@@ -35,7 +35,7 @@ const WeightTable& blipCaptionWeightTable() { return blipTextDecoderWeightTable(
 
 LoadedBlipCaption loadBlipCaption(const std::filesystem::path& dir, at::ScalarType dtype, const at::Device& device) {
   const BlipConfig config = loadBlipFolderConfig(dir, ModelFamily::BlipCaption, "caption");
-  return loadBlipWeights<BlipForConditionalGeneration>(dir, config, blipCaptionWeightTable(), dtype, device);
+  return loadModel<BlipForConditionalGeneration>(dir, config, blipCaptionWeightTable(), dtype, device);
 }
 
 BlipCaptionStepDecoder::BlipCaptionStepDecoder(BlipForConditionalGeneration model, at::Tensor imageEmbeds)

@@ -16,14 +16,7 @@ void appendBlipVisionTensors(std::vector<TensorSpec>& t, const BlipVisionConfig&
     t.push_back({l + "self_attn.qkv.bias", {3 * C}});
     t.push_back({l + "self_attn.projection.weight", {C, C}});
     t.push_back({l + "self_attn.projection.bias", {C}});
-    t.push_back({l + "layer_norm1.weight", {C}});
-    t.push_back({l + "layer_norm1.bias", {C}});
-    t.push_back({l + "mlp.fc1.weight", {I, C}});
-    t.push_back({l + "mlp.fc1.bias", {I}});
-    t.push_back({l + "mlp.fc2.weight", {C, I}});
-    t.push_back({l + "mlp.fc2.bias", {C}});
-    t.push_back({l + "layer_norm2.weight", {C}});
-    t.push_back({l + "layer_norm2.bias", {C}});
+    appendVitLayerNormsAndMlp(t, l, C, I);
   }
   t.push_back({vp + "post_layernorm.weight", {C}});
   t.push_back({vp + "post_layernorm.bias", {C}});

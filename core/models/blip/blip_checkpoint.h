@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "io/state_dict.h"
 #include "models/blip/blip_config.h"
 #include "models/model_kind.h"
 #include "models/weights.h"
@@ -35,16 +34,5 @@ const WeightTable& blipTextDecoderWeightTable();
 // otherwise); the config is parsed with transformers' defaults, and the text model's
 // cross-attention input width (encoder_hidden_size) must equal the vision width.
 BlipConfig loadBlipFolderConfig(const std::filesystem::path& dir, ModelFamily family, const std::string& command);
-
-// Builds Holder(config) and loads the weights of `dir` (safetensors / .bin) into it, eval mode.
-template <class Holder>
-LoadedModel<Holder> loadBlipWeights(const std::filesystem::path& dir, const BlipConfig& config, const WeightTable& table,
-                                    at::ScalarType dtype, const at::Device& device) {
-  LoadedModel<Holder> out;
-  out.model = Holder(config);
-  out.report = loadWeights(*out.model, io::StateDict::loadFolder(dir), table, dtype, device);
-  out.model->eval();
-  return out;
-}
 
 }  // namespace vlm::models

@@ -54,7 +54,7 @@ LoadedBlipVqa loadBlipVqa(const std::filesystem::path& dir, at::ScalarType dtype
                                         ") must equal text_config.encoder_hidden_size (" + std::to_string(config.text.encoderHiddenSize) +
                                         "): the answer decoder cross-attends to the question encoder's tokens",
                 (dir / "config.json").string());
-  return loadBlipWeights<BlipForQuestionAnswering>(dir, config, blipVqaWeightTable(), dtype, device);
+  return loadModel<BlipForQuestionAnswering>(dir, config, blipVqaWeightTable(), dtype, device);
 }
 
 BlipVqaStepDecoder::BlipVqaStepDecoder(BlipForQuestionAnswering model, at::Tensor questionEmbeds)

@@ -6,7 +6,6 @@
 #include <limits>
 
 #include "common/error.h"
-#include "io/state_dict.h"
 #include "models/model_kind.h"
 
 namespace vlm::models {
@@ -200,14 +199,7 @@ std::vector<TensorSpec> clipCheckpointTensors(const ClipConfig& c) {
         t.push_back({l + "self_attn." + proj + ".weight", {C, C}});
         t.push_back({l + "self_attn." + proj + ".bias", {C}});
       }
-      t.push_back({l + "layer_norm1.weight", {C}});
-      t.push_back({l + "layer_norm1.bias", {C}});
-      t.push_back({l + "mlp.fc1.weight", {I, C}});
-      t.push_back({l + "mlp.fc1.bias", {I}});
-      t.push_back({l + "mlp.fc2.weight", {C, I}});
-      t.push_back({l + "mlp.fc2.bias", {C}});
-      t.push_back({l + "layer_norm2.weight", {C}});
-      t.push_back({l + "layer_norm2.bias", {C}});
+      appendVitLayerNormsAndMlp(t, l, C, I);
     }
   };
   const auto& x = c.text;
@@ -239,13 +231,7 @@ const WeightTable& clipWeightTable() {
 
 LoadedClip loadClip(const std::filesystem::path& dir, at::ScalarType dtype, const at::Device& device) {
   requireModelFamily(dir, {ModelFamily::Clip}, "similarity");
-  const ClipConfig config = loadClipConfig(dir / "config.json");
-  const io::StateDict weights = io::StateDict::loadFolder(dir);
-  LoadedClip out;
-  out.model = ClipModel(config);
-  out.report = loadWeights(*out.model, weights, clipWeightTable(), dtype, device);
-  out.model->eval();
-  return out;
+  return loadModel<ClipModel>(dir, loadClipConfig(dir / "config.json"), clipWeightTable(), dtype, device);
 }
 
 }  // namespace vlm::models

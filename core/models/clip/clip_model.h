@@ -144,10 +144,7 @@ ClipScores clipScores(const at::Tensor& imageEmbeds, const at::Tensor& textEmbed
 std::vector<TensorSpec> clipCheckpointTensors(const ClipConfig& config);
 const WeightTable& clipWeightTable();
 
-struct LoadedClip {
-  ClipModel model{nullptr};
-  WeightLoadReport report;
-};
+using LoadedClip = LoadedModel<ClipModel>;
 // Builds the model from `dir`/config.json and loads its weights (safetensors / .bin).
 LoadedClip loadClip(const std::filesystem::path& dir, at::ScalarType dtype = at::kFloat, const at::Device& device = at::kCPU);
 
