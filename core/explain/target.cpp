@@ -27,28 +27,46 @@ at::Tensor idsTensor(const std::vector<int64_t>& ids, const at::Device& device) 
   return at::tensor(ids, at::TensorOptions().dtype(at::kLong)).unsqueeze(0).to(device);
 }
 
-// Y per selected token from teacher-forced logits [T, V].
-std::vector<TargetOutput> tokenOutputs(const at::Tensor& logits, const std::vector<int64_t>& ids, const TokenSelection& sel,
-                                       const std::string& wholeLabel) {
-  const at::Tensor logp = at::log_softmax(logits, -1);  // [T, V]
-  auto y = [&](int64_t t) { return logp[t - 1][ids[t]]; };
-  std::vector<TargetOutput> out;
+// The selected tokens' log-probabilities from teacher-forced logits [B, T, V] -> [B, K].
+at::Tensor tokenScalars(const at::Tensor& logits, const std::vector<int64_t>& ids, const TokenSelection& sel) {
+  const at::Tensor logp = at::log_softmax(logits, -1);  // [B, T, V]
   const int64_t n = int64_t(ids.size());
+  const auto lopts = at::TensorOptions().dtype(at::kLong).device(logits.device());
+  const at::Tensor rows = at::arange(0, n - 1, lopts);                                  // t-1
+  const at::Tensor next = idsTensor(ids, logits.device())[0].slice(0, 1);               // ids[t]
+  const at::Tensor all = logp.index({at::indexing::Slice(), rows, next});               // [B, T-1]
   switch (sel.kind) {
-    case TokenSelection::Kind::One:
-      out.push_back({y(sel.token), sel.token - 1, "token " + std::to_string(sel.token)});
-      break;
-    case TokenSelection::Kind::Each:
-      for (int64_t t = 1; t < n; ++t) out.push_back({y(t), t - 1, "token " + std::to_string(t)});
-      break;
-    case TokenSelection::Kind::Whole: {
-      const at::Tensor idx = at::arange(1, n, at::TensorOptions().dtype(at::kLong).device(logits.device()));
-      const at::Tensor next = idsTensor(ids, logits.device())[0].index({idx});
-      out.push_back({logp.index({idx - 1, next}).sum(), -1, wholeLabel});
-      break;
-    }
+    case TokenSelection::Kind::One: return all.slice(1, sel.token - 1, sel.token);
+    case TokenSelection::Kind::Each: return all;
+    case TokenSelection::Kind::Whole: return all.sum(1, /*keepdim=*/true);
   }
-  return out;
+  return all;
+}
+
+std::vector<std::string> tokenLabels(size_t n, const TokenSelection& sel, const std::string& wholeLabel) {
+  switch (sel.kind) {
+    case TokenSelection::Kind::One: return {"token " + std::to_string(sel.token)};
+    case TokenSelection::Kind::Each: {
+      std::vector<std::string> out;
+      for (size_t t = 1; t < n; ++t) out.push_back("token " + std::to_string(t));
+      return out;
+    }
+    case TokenSelection::Kind::Whole: return {wholeLabel};
+  }
+  return {};
+}
+
+std::vector<int64_t> tokenQueries(size_t n, const TokenSelection& sel) {
+  switch (sel.kind) {
+    case TokenSelection::Kind::One: return {sel.token - 1};
+    case TokenSelection::Kind::Each: {
+      std::vector<int64_t> out;
+      for (size_t t = 1; t < n; ++t) out.push_back(int64_t(t) - 1);
+      return out;
+    }
+    case TokenSelection::Kind::Whole: return {-1};
+  }
+  return {};
 }
 
 at::Tensor preparePixels(const at::Tensor& pixelValues, const at::Tensor& like) {
@@ -57,7 +75,22 @@ at::Tensor preparePixels(const at::Tensor& pixelValues, const at::Tensor& like) 
   return pixelValues.detach().to(like.device(), like.scalar_type());
 }
 
+void checkBatch(const at::Tensor& pixels, const at::Tensor& reference) {
+  if (pixels.dim() != 4 || pixels.sizes().slice(1) != reference.sizes().slice(1))
+    throw Error(ErrorCode::InvalidArgument, "explain: a pixel batch must be [B, 3, S, S] like the explained image");
+}
+
 }  // namespace
+
+TargetPass Target::run(models::ActivationRecorder& rec) const {
+  torch::AutoGradMode grad(true);
+  const at::Tensor y = forward(pixels_.clone().requires_grad_(true), &rec)[0];  // [K]
+  const auto labels = outputLabels();
+  const auto queries = queryPositions();
+  TargetPass pass;
+  for (size_t k = 0; k < labels.size(); ++k) pass.outputs.push_back({y[int64_t(k)], queries[k], labels[k]});
+  return pass;
+}
 
 std::string Target::visionLayerName(int64_t layer) const {
   const int64_t n = numVisionLayers();
@@ -90,13 +123,16 @@ CaptionTarget::CaptionTarget(models::BlipForConditionalGeneration model, at::Ten
   pixels_ = preparePixels(pixelValues, model_->text_decoder->cls->predictions->bias);
 }
 
-TargetPass CaptionTarget::run(models::ActivationRecorder& rec) const {
+at::Tensor CaptionTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+  checkBatch(pixels, pixels_);
   torch::AutoGradMode grad(true);
-  const at::Tensor pixels = pixels_.clone().requires_grad_(true);
-  const at::Tensor embeds = model_->encodeImage(pixels, &rec);
-  const at::Tensor logits = model_->decode(embeds, idsTensor(ids_, pixels.device()), &rec)[0];  // [T, V]
-  return {tokenOutputs(logits, ids_, sel_, "caption")};
+  const at::Tensor embeds = model_->encodeImage(pixels, rec);
+  const at::Tensor ids = idsTensor(ids_, pixels.device()).expand({pixels.size(0), int64_t(ids_.size())});
+  return tokenScalars(model_->decode(embeds, ids, rec), ids_, sel_);
 }
+
+std::vector<std::string> CaptionTarget::outputLabels() const { return tokenLabels(ids_.size(), sel_, "caption"); }
+std::vector<int64_t> CaptionTarget::queryPositions() const { return tokenQueries(ids_.size(), sel_); }
 
 int64_t CaptionTarget::numVisionLayers() const { return model_->config.vision.numHiddenLayers; }
 int64_t CaptionTarget::numCrossAttentionLayers() const { return model_->config.text.numHiddenLayers; }
@@ -117,14 +153,47 @@ VqaAnswerTarget::VqaAnswerTarget(models::BlipForQuestionAnswering model, at::Ten
   pixels_ = preparePixels(pixelValues, model_->text_decoder->cls->predictions->bias);
 }
 
-TargetPass VqaAnswerTarget::run(models::ActivationRecorder& rec) const {
+at::Tensor VqaAnswerTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+  checkBatch(pixels, pixels_);
   torch::AutoGradMode grad(true);
-  const at::Tensor pixels = pixels_.clone().requires_grad_(true);
-  const at::Tensor embeds = model_->encodeImage(pixels, &rec);
-  const at::Tensor q = idsTensor(questionIds_, pixels.device());
-  const at::Tensor qEmbeds = model_->encodeQuestion(embeds, q, {}, &rec);
-  const at::Tensor logits = model_->answerLogits(qEmbeds, {}, idsTensor(answerIds_, pixels.device()), &rec)[0];
-  return {tokenOutputs(logits, answerIds_, sel_, "answer")};
+  const int64_t b = pixels.size(0);
+  const at::Tensor embeds = model_->encodeImage(pixels, rec);
+  const at::Tensor q = idsTensor(questionIds_, pixels.device()).expand({b, int64_t(questionIds_.size())});
+  const at::Tensor qEmbeds = model_->encodeQuestion(embeds, q, {}, rec);
+  const at::Tensor a = idsTensor(answerIds_, pixels.device()).expand({b, int64_t(answerIds_.size())});
+  return tokenScalars(model_->answerLogits(qEmbeds, {}, a, rec), answerIds_, sel_);
+}
+
+std::vector<std::string> VqaAnswerTarget::outputLabels() const { return tokenLabels(answerIds_.size(), sel_, "answer"); }
+std::vector<int64_t> VqaAnswerTarget::queryPositions() const { return tokenQueries(answerIds_.size(), sel_); }
+
+at::Tensor VqaAnswerTarget::questionWordEmbeddings() const {
+  torch::NoGradGuard ng;
+  return model_->text_encoder->embeddings->word_embeddings->forward(idsTensor(questionIds_, pixels_.device())).detach();
+}
+
+at::Tensor VqaAnswerTarget::questionBaselineEmbeddings() const {
+  std::vector<int64_t> ids = questionIds_;
+  const int64_t pad = model_->config.text.padTokenId;
+  for (size_t i = 1; i + 1 < ids.size(); ++i) ids[i] = pad;
+  torch::NoGradGuard ng;
+  return model_->text_encoder->embeddings->word_embeddings->forward(idsTensor(ids, pixels_.device())).detach();
+}
+
+at::Tensor VqaAnswerTarget::forwardQuestionEmbeddings(const at::Tensor& wordEmbeddings) const {
+  const int64_t tq = int64_t(questionIds_.size());
+  if (wordEmbeddings.dim() != 3 || wordEmbeddings.size(1) != tq)
+    throw Error(ErrorCode::InvalidArgument, "VQA explanation: question embeddings must be [B, " + std::to_string(tq) + ", C]");
+  if (!imageEmbeds_.defined()) {
+    torch::NoGradGuard ng;
+    imageEmbeds_ = model_->encodeImage(pixels_).detach();
+  }
+  torch::AutoGradMode grad(true);
+  const int64_t b = wordEmbeddings.size(0);
+  const at::Tensor q = idsTensor(questionIds_, pixels_.device()).expand({b, tq});
+  const at::Tensor qEmbeds = model_->encodeQuestion(imageEmbeds_, q, {}, nullptr, wordEmbeddings);
+  const at::Tensor a = idsTensor(answerIds_, pixels_.device()).expand({b, int64_t(answerIds_.size())});
+  return tokenScalars(model_->answerLogits(qEmbeds, {}, a), answerIds_, sel_);
 }
 
 int64_t VqaAnswerTarget::numVisionLayers() const { return model_->config.vision.numHiddenLayers; }
@@ -144,11 +213,11 @@ ClipSimilarityTarget::ClipSimilarityTarget(models::ClipModel model, at::Tensor p
   textEmbeds_ = models::l2Normalize(model_->textFeatures(ids, at::ones_like(ids)))[0].detach();
 }
 
-TargetPass ClipSimilarityTarget::run(models::ActivationRecorder& rec) const {
+at::Tensor ClipSimilarityTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+  checkBatch(pixels, pixels_);
   torch::AutoGradMode grad(true);
-  const at::Tensor pixels = pixels_.clone().requires_grad_(true);
-  const at::Tensor img = models::l2Normalize(model_->imageFeatures(pixels, &rec))[0];
-  return {{{(img * textEmbeds_).sum(), -1, "cosine"}}};
+  const at::Tensor img = models::l2Normalize(model_->imageFeatures(pixels, rec));  // [B, P]
+  return (img * textEmbeds_.unsqueeze(0)).sum(1, /*keepdim=*/true);
 }
 
 int64_t ClipSimilarityTarget::numVisionLayers() const { return model_->config.vision.numHiddenLayers; }

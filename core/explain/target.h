@@ -39,9 +39,19 @@ struct TargetPass {
 class Target {
  public:
   virtual ~Target() = default;
-  // Runs the model with autograd on, recording into `rec` (give it retainGrad to use
-  // Y.backward() and .grad(); gradcam.h uses torch::autograd::grad instead).
-  virtual TargetPass run(models::ActivationRecorder& rec) const = 0;
+  // The explained scalars for a batch of images: pixels [B, 3, S, S] (on the model's device,
+  // the model's dtype) -> [B, K], one column per explained unit (outputLabels()). Autograd on;
+  // rows are independent, so d(sum of column k)/d(pixels[b]) is row b's gradient.
+  virtual at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const = 0;
+  // K labels ("token 3", "caption", "answer", "cosine") and, per output, the decoder query row
+  // that predicts it (t-1; -1 for a whole sequence or a cosine).
+  virtual std::vector<std::string> outputLabels() const = 0;
+  virtual std::vector<int64_t> queryPositions() const = 0;
+  // The explained image's pixel values [1, 3, S, S] (model device and dtype).
+  const at::Tensor& pixels() const { return pixels_; }
+  // One forward pass of pixels() with autograd, recording into `rec` (gradcam.h differentiates
+  // the outputs with respect to the recorded intermediates).
+  TargetPass run(models::ActivationRecorder& rec) const;
   // Number of vision encoder layers L (layers 0..L-1 can be explained).
   virtual int64_t numVisionLayers() const = 0;
   // Recorder name of vision layer `layer` (0..L-1 or kPostLayernorm), output [1, 1+N, C].
@@ -52,6 +62,9 @@ class Target {
   // Recorder name of that cross-attention's probabilities [1, H, T, 1+N].
   virtual std::string crossAttentionName(int64_t layer) const;
   virtual bool hasPostLayernorm() const { return true; }
+
+ protected:
+  at::Tensor pixels_;
 };
 
 // Which decoder positions a caption / answer target explains.
@@ -69,14 +82,16 @@ class CaptionTarget : public Target {
  public:
   CaptionTarget(models::BlipForConditionalGeneration model, at::Tensor pixelValues, std::vector<int64_t> ids,
                 TokenSelection sel);
-  TargetPass run(models::ActivationRecorder& rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  std::vector<std::string> outputLabels() const override;
+  std::vector<int64_t> queryPositions() const override;
   int64_t numVisionLayers() const override;
   int64_t numCrossAttentionLayers() const override;
   std::string crossAttentionName(int64_t layer) const override;
+  const std::vector<int64_t>& ids() const { return ids_; }
 
  private:
   mutable models::BlipForConditionalGeneration model_;  // forward() is not const
-  at::Tensor pixels_;
   std::vector<int64_t> ids_;
   TokenSelection sel_;
 };
@@ -88,15 +103,26 @@ class VqaAnswerTarget : public Target {
  public:
   VqaAnswerTarget(models::BlipForQuestionAnswering model, at::Tensor pixelValues, std::vector<int64_t> questionIds,
                   std::vector<int64_t> answerIds, TokenSelection sel);
-  TargetPass run(models::ActivationRecorder& rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  std::vector<std::string> outputLabels() const override;
+  std::vector<int64_t> queryPositions() const override;
   int64_t numVisionLayers() const override;
+
+  // Integrated gradients on the question: the question's word embeddings [1, Tq, C] (before
+  // position embeddings and LayerNorm), the baseline that replaces every word between [CLS]
+  // and [SEP] by [PAD]'s embedding, and the explained scalars [B, K] for a batch of word
+  // embeddings [B, Tq, C] with the image fixed (its embeddings computed once, no gradient).
+  at::Tensor questionWordEmbeddings() const;
+  at::Tensor questionBaselineEmbeddings() const;
+  at::Tensor forwardQuestionEmbeddings(const at::Tensor& wordEmbeddings) const;
+  const std::vector<int64_t>& questionIds() const { return questionIds_; }
 
  private:
   mutable models::BlipForQuestionAnswering model_;
-  at::Tensor pixels_;
   std::vector<int64_t> questionIds_;
   std::vector<int64_t> answerIds_;
   TokenSelection sel_;
+  mutable at::Tensor imageEmbeds_;  // for the question path, computed on first use
 };
 
 // CLIP: Y = cosine(normalised image features, normalised text features) for one text
@@ -105,13 +131,14 @@ class VqaAnswerTarget : public Target {
 class ClipSimilarityTarget : public Target {
  public:
   ClipSimilarityTarget(models::ClipModel model, at::Tensor pixelValues, std::vector<int64_t> textIds);
-  TargetPass run(models::ActivationRecorder& rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  std::vector<std::string> outputLabels() const override { return {"cosine"}; }
+  std::vector<int64_t> queryPositions() const override { return {-1}; }
   int64_t numVisionLayers() const override;
   bool hasPostLayernorm() const override { return false; }
 
  private:
   mutable models::ClipModel model_;
-  at::Tensor pixels_;
   at::Tensor textEmbeds_;  // [P], computed once without gradient
 };
 

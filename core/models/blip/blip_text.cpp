@@ -34,10 +34,14 @@ BlipTextEmbeddingsImpl::BlipTextEmbeddingsImpl(const BlipTextConfig& c) {
   LayerNorm = register_module("LayerNorm", models::LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
-at::Tensor BlipTextEmbeddingsImpl::forward(const at::Tensor& ids, int64_t pastLength) {
+at::Tensor BlipTextEmbeddingsImpl::forward(const at::Tensor& ids, int64_t pastLength, const at::Tensor& wordEmbeddings) {
   const int64_t t = ids.size(1);
   at::Tensor positions = at::arange(pastLength, pastLength + t, ids.options().dtype(at::kLong)).unsqueeze(0);
-  at::Tensor x = word_embeddings->forward(ids);
+  if (wordEmbeddings.defined() &&
+      (wordEmbeddings.dim() != 3 || wordEmbeddings.size(0) != ids.size(0) || wordEmbeddings.size(1) != t ||
+       wordEmbeddings.size(2) != word_embeddings->weight.size(1)))
+    throw Error(ErrorCode::InvalidArgument, "text model: word embeddings must be [B, T, hidden_size] matching the ids");
+  at::Tensor x = wordEmbeddings.defined() ? wordEmbeddings : word_embeddings->forward(ids);
   x = x + position_embeddings->forward(positions);
   return LayerNorm->forward(x);
 }
@@ -161,7 +165,7 @@ at::Tensor BlipTextModelImpl::forward(const TextForwardInputs& in, TextKVCache* 
   const auto layers = encoder->layer->size();
   if (cache) cache->ensureLayers(layers);
 
-  at::Tensor h = embeddings->forward(in.ids, past);
+  at::Tensor h = embeddings->forward(in.ids, past, in.wordEmbeddings);
   if (rec) rec->record(prefix + ".embeddings", h);
 
   const auto fopts = h.options();

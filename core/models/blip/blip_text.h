@@ -45,7 +45,9 @@ struct TextKVCache {
 struct BlipTextEmbeddingsImpl : torch::nn::Module {
   explicit BlipTextEmbeddingsImpl(const BlipTextConfig& c);
   // ids [B, T], positions start at `pastLength` -> [B, T, C]
-  at::Tensor forward(const at::Tensor& ids, int64_t pastLength);
+  // `wordEmbeddings` [B, T, C], when given, replaces word_embeddings(ids) (integrated gradients
+  // along the question's embeddings).
+  at::Tensor forward(const at::Tensor& ids, int64_t pastLength, const at::Tensor& wordEmbeddings = {});
   Embedding word_embeddings{nullptr};      // [V, C]
   Embedding position_embeddings{nullptr};  // [P, C]
   models::LayerNorm LayerNorm{nullptr};
@@ -114,6 +116,7 @@ struct TextForwardInputs {
   bool causal = true;          // decoder (causal) or encoder (bidirectional)
   at::Tensor encoderStates;    // [B or 1, N, Ce] image (or question) tokens; may be undefined with a filled cache
   at::Tensor encoderMask;      // optional [B, N] of 0/1; none = all ones
+  at::Tensor wordEmbeddings;   // optional [B, T, C]: used instead of word_embeddings(ids)
 };
 
 struct BlipTextModelImpl : torch::nn::Module {

@@ -17,9 +17,11 @@ at::Tensor BlipForQuestionAnsweringImpl::encodeImage(const at::Tensor& pixelValu
 }
 
 at::Tensor BlipForQuestionAnsweringImpl::encodeQuestion(const at::Tensor& imageEmbeds, const at::Tensor& questionIds,
-                                                        const at::Tensor& questionMask, ActivationRecorder* rec) {
+                                                        const at::Tensor& questionMask, ActivationRecorder* rec,
+                                                        const at::Tensor& wordEmbeddings) {
   TextForwardInputs in;
   in.ids = questionIds;
+  in.wordEmbeddings = wordEmbeddings;
   in.attentionMask = questionMask;
   in.causal = false;  // BlipTextModel with is_decoder=False: padding mask only
   in.encoderStates = imageEmbeds;  // image attention mask: all ones

@@ -46,8 +46,9 @@ struct BlipForQuestionAnsweringImpl : torch::nn::Module {
   at::Tensor encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr);
   // question ids [B, Tq] ([CLS] ... [SEP], right-padded), mask [B, Tq] of 0/1 (undefined = all
   // ones), image_embeds [B or 1, 1+N, Cv] -> question_embeds [B, Tq, C]
+  // `wordEmbeddings` [B, Tq, C], when given, replaces the word embeddings of the ids.
   at::Tensor encodeQuestion(const at::Tensor& imageEmbeds, const at::Tensor& questionIds, const at::Tensor& questionMask = {},
-                            ActivationRecorder* rec = nullptr);
+                            ActivationRecorder* rec = nullptr, const at::Tensor& wordEmbeddings = {});
   // Teacher-forced answer logits [B, Ta, V] of answer ids [B, Ta] ([DEC] first); logits[:, p]
   // predicts ids[:, p+1]. The decoder's cross-attention uses `questionMask` (forward()'s
   // choice; generate() attends to every question token: pass an undefined mask for that).
