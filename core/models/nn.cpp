@@ -109,4 +109,17 @@ std::vector<std::string> ActivationRecorder::names() const {
   return out;
 }
 
+at::Tensor keepSequenceTokens(const at::Tensor& x, const at::Tensor& keepTokens) {
+  if (!keepTokens.defined()) return x;
+  if (keepTokens.dim() != 1 || keepTokens.scalar_type() != at::kLong || keepTokens.numel() < 1)
+    throw Error(ErrorCode::InvalidArgument, "patch removal: the kept positions must be a non-empty 1-D int64 list");
+  const at::Tensor k = keepTokens.to(at::kCPU);
+  const int64_t* p = k.data_ptr<int64_t>();
+  if (p[0] != 0) throw Error(ErrorCode::InvalidArgument, "patch removal: the CLS token (position 0) must be kept");
+  for (int64_t i = 1; i < k.numel(); ++i)
+    if (p[i] <= p[i - 1] || p[i] >= x.size(1))
+      throw Error(ErrorCode::InvalidArgument, "patch removal: kept positions must be increasing and below " + std::to_string(x.size(1)));
+  return x.index_select(1, keepTokens.to(x.device()));
+}
+
 }  // namespace vlm::models

@@ -82,4 +82,10 @@ class ActivationRecorder {
   std::map<std::string, at::Tensor> tensors_;
 };
 
+// Patch removal: keeps the vision sequence positions `keepTokens` (1-D int64, strictly
+// increasing, first = 0 = CLS; position 1 + p is patch p) of x [B, 1+N, C] after the
+// embeddings, dropping the others so nothing of their pixels reaches the output. Undefined
+// keepTokens returns x. InvalidArgument for an index list that breaks these rules.
+at::Tensor keepSequenceTokens(const at::Tensor& x, const at::Tensor& keepTokens);
+
 }  // namespace vlm::models

@@ -11,8 +11,9 @@ BlipForConditionalGenerationImpl::BlipForConditionalGenerationImpl(const BlipCon
   text_decoder = register_module("text_decoder", BlipTextLMHeadModel(c.text));
 }
 
-at::Tensor BlipForConditionalGenerationImpl::encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec) {
-  return vision_model->forward(pixelValues, rec, "vision");
+at::Tensor BlipForConditionalGenerationImpl::encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec,
+                                                       const at::Tensor& keepTokens) {
+  return vision_model->forward(pixelValues, rec, "vision", keepTokens);
 }
 
 at::Tensor BlipForConditionalGenerationImpl::decode(const at::Tensor& imageEmbeds, const at::Tensor& ids, ActivationRecorder* rec) {

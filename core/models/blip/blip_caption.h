@@ -20,7 +20,8 @@ namespace vlm::models {
 struct BlipForConditionalGenerationImpl : torch::nn::Module {
   explicit BlipForConditionalGenerationImpl(const BlipConfig& c);
   // pixel values [B, 3, S, S] -> image_embeds [B, 1+N, Cv] (vision tower incl. post_layernorm)
-  at::Tensor encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr);
+  // keepTokens: patch removal (nn.h keepSequenceTokens); undefined = every patch
+  at::Tensor encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr, const at::Tensor& keepTokens = {});
   // Teacher-forced logits [B, T, V] of decoder ids [B, T] given image_embeds; logits[:, p]
   // predicts ids[:, p+1]. The ids are used as given (transformers' forward does not replace
   // [CLS] by [DEC]; put bos_token_id first to agree with generate()).

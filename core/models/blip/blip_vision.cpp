@@ -69,12 +69,13 @@ BlipVisionModelImpl::BlipVisionModelImpl(const BlipVisionConfig& c) : config(c) 
   post_layernorm = register_module("post_layernorm", LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
-at::Tensor BlipVisionModelImpl::forward(const at::Tensor& pixelValues, ActivationRecorder* rec, const std::string& prefix) {
+at::Tensor BlipVisionModelImpl::forward(const at::Tensor& pixelValues, ActivationRecorder* rec, const std::string& prefix,
+                                        const at::Tensor& keepTokens) {
   if (pixelValues.dim() != 4 || pixelValues.size(1) != 3 || pixelValues.size(2) != config.imageSize ||
       pixelValues.size(3) != config.imageSize)
     throw Error(ErrorCode::InvalidArgument, "vision model expects pixel values [B, 3, " + std::to_string(config.imageSize) + ", " +
                                                 std::to_string(config.imageSize) + "]");
-  at::Tensor x = embeddings->forward(pixelValues);
+  at::Tensor x = keepSequenceTokens(embeddings->forward(pixelValues), keepTokens);
   if (rec) rec->record(prefix + ".embeddings", x);
   for (size_t i = 0; i < encoder->layers->size(); ++i) {
     const std::string name = prefix + ".layers." + std::to_string(i);

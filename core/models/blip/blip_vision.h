@@ -69,9 +69,10 @@ TORCH_MODULE(BlipEncoder);
 
 struct BlipVisionModelImpl : torch::nn::Module {
   explicit BlipVisionModelImpl(const BlipVisionConfig& c);
-  // pixel values [B, 3, S, S] -> image_embeds [B, 1+N, C] (post_layernorm applied)
+  // pixel values [B, 3, S, S] -> image_embeds [B, 1+N, C] (post_layernorm applied); with
+  // keepTokens (see keepSequenceTokens in nn.h) [B, K, C].
   at::Tensor forward(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr,
-                     const std::string& prefix = "vision");
+                     const std::string& prefix = "vision", const at::Tensor& keepTokens = {});
   BlipVisionConfig config;
   BlipVisionEmbeddings embeddings{nullptr};
   BlipEncoder encoder{nullptr};

@@ -12,8 +12,9 @@ BlipForQuestionAnsweringImpl::BlipForQuestionAnsweringImpl(const BlipConfig& c) 
   text_decoder = register_module("text_decoder", BlipTextLMHeadModel(c.text));
 }
 
-at::Tensor BlipForQuestionAnsweringImpl::encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec) {
-  return vision_model->forward(pixelValues, rec, "vision");
+at::Tensor BlipForQuestionAnsweringImpl::encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec,
+                                                     const at::Tensor& keepTokens) {
+  return vision_model->forward(pixelValues, rec, "vision", keepTokens);
 }
 
 at::Tensor BlipForQuestionAnsweringImpl::encodeQuestion(const at::Tensor& imageEmbeds, const at::Tensor& questionIds,

@@ -43,7 +43,8 @@ namespace vlm::models {
 struct BlipForQuestionAnsweringImpl : torch::nn::Module {
   explicit BlipForQuestionAnsweringImpl(const BlipConfig& c);
   // pixel values [B, 3, S, S] -> image_embeds [B, 1+N, Cv]
-  at::Tensor encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr);
+  // keepTokens: patch removal (nn.h keepSequenceTokens); undefined = every patch
+  at::Tensor encodeImage(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr, const at::Tensor& keepTokens = {});
   // question ids [B, Tq] ([CLS] ... [SEP], right-padded), mask [B, Tq] of 0/1 (undefined = all
   // ones), image_embeds [B or 1, 1+N, Cv] -> question_embeds [B, Tq, C]
   // `wordEmbeddings` [B, Tq, C], when given, replaces the word embeddings of the ids.

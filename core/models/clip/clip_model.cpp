@@ -90,12 +90,13 @@ ClipVisionTransformerImpl::ClipVisionTransformerImpl(const ClipVisionConfig& c) 
   post_layernorm = register_module("post_layernorm", LayerNorm(c.hiddenSize, c.layerNormEps));
 }
 
-at::Tensor ClipVisionTransformerImpl::forward(const at::Tensor& pixelValues, ActivationRecorder* rec, const std::string& prefix) {
+at::Tensor ClipVisionTransformerImpl::forward(const at::Tensor& pixelValues, ActivationRecorder* rec, const std::string& prefix,
+                                              const at::Tensor& keepTokens) {
   if (pixelValues.dim() != 4 || pixelValues.size(1) != config.numChannels || pixelValues.size(2) != config.imageSize ||
       pixelValues.size(3) != config.imageSize)
     throw Error(ErrorCode::InvalidArgument, "CLIP vision model expects pixel values [B, " + std::to_string(config.numChannels) + ", " +
                                                 std::to_string(config.imageSize) + ", " + std::to_string(config.imageSize) + "]");
-  at::Tensor x = pre_layrnorm->forward(embeddings->forward(pixelValues));
+  at::Tensor x = pre_layrnorm->forward(keepSequenceTokens(embeddings->forward(pixelValues), keepTokens));
   if (rec) rec->record(prefix + ".embeddings", x);
   x = encoder->forward(x, at::Tensor(), rec, prefix);
   if (rec) rec->record(prefix + ".last_hidden_state", x);
@@ -165,8 +166,8 @@ ClipModelImpl::ClipModelImpl(const ClipConfig& c) : config(c) {
   logit_scale = register_parameter("logit_scale", at::full({}, c.logitScaleInitValue));
 }
 
-at::Tensor ClipModelImpl::imageFeatures(const at::Tensor& pixelValues, ActivationRecorder* rec) {
-  at::Tensor f = visual_projection->forward(vision_model->forward(pixelValues, rec, "vision"));
+at::Tensor ClipModelImpl::imageFeatures(const at::Tensor& pixelValues, ActivationRecorder* rec, const at::Tensor& keepTokens) {
+  at::Tensor f = visual_projection->forward(vision_model->forward(pixelValues, rec, "vision", keepTokens));
   if (rec) rec->record("image_features", f);
   return f;
 }

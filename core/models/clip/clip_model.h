@@ -80,8 +80,9 @@ TORCH_MODULE(ClipVisionEmbeddings);
 
 struct ClipVisionTransformerImpl : torch::nn::Module {
   explicit ClipVisionTransformerImpl(const ClipVisionConfig& c);
-  // pixel values [B, 3, S, S] -> pooler_output [B, C]
-  at::Tensor forward(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr, const std::string& prefix = "vision");
+  // pixel values [B, 3, S, S] -> pooler_output [B, C]; keepTokens: patch removal (nn.h)
+  at::Tensor forward(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr, const std::string& prefix = "vision",
+                     const at::Tensor& keepTokens = {});
   ClipVisionConfig config;
   ClipVisionEmbeddings embeddings{nullptr};
   LayerNorm pre_layrnorm{nullptr};  // (sic: the checkpoint's name)
@@ -115,7 +116,8 @@ TORCH_MODULE(ClipTextTransformer);
 
 struct ClipModelImpl : torch::nn::Module {
   explicit ClipModelImpl(const ClipConfig& c);
-  at::Tensor imageFeatures(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr);  // [B, P]
+  at::Tensor imageFeatures(const at::Tensor& pixelValues, ActivationRecorder* rec = nullptr,
+                           const at::Tensor& keepTokens = {});  // [B, P]
   at::Tensor textFeatures(const at::Tensor& ids, const at::Tensor& attentionMask, ActivationRecorder* rec = nullptr);  // [B, P]
   // exp(logit_scale), the factor of logits = scale * cosine (no clamp, as at inference in HF)
   at::Tensor logitScaleExp() const;
