@@ -10,6 +10,9 @@ VLM_BUILD_PACKAGES=(
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev
   libeigen3-dev nlohmann-json3-dev libicu-dev zlib1g-dev
   xvfb xauth
+  # ffprobe (from the ffmpeg package) checks the MP4 files tests/test_render.cpp writes;
+  # VLMScope itself encodes through the libav* libraries, never the ffmpeg binary.
+  ffmpeg
 )
 
 vlm_missing_packages() {
