@@ -15,7 +15,9 @@ int floorDiv2(int v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
 // Output pixels [lo, hi) of a Pillow resize from `in` to `out` pixels along one axis whose
 // filter window touches input pixels [a, b). Mirrors precompute_coeffs: output xx reads
 // [int(center - support + 0.5), int(center + support + 0.5)) clipped to [0, in).
+// Pillow's nearest filter reads the one pixel int(center): covered by support 0.5.
 std::pair<int, int> influencedRange(int in, int out, double filterSupport, int a, int b) {
+  if (in == out) return {a, b};  // Pillow skips a pass whose size does not change (a copy)
   const double scale = double(float(in)) / out;
   const double support = filterSupport * std::max(1.0, scale);
   int lo = out, hi = 0;
