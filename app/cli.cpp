@@ -29,6 +29,19 @@ const Command kCommands[] = {
     {"vqa", cmdVqa,
      "vqa --model M --image IMAGE --question Q [--beams N] [--max-length N] [--min-length N] [--json]\n"
      "          [--ignore-exif] [--threads N] [--dtype float32|bfloat16] [--device cpu|cuda]"},
+    {"explain", cmdExplain,
+     "explain --model M --image IMAGE --out DIR [--method gradcam|hirescam|gradxact|xattn|ig]\n"
+     "          [--token K | --all-tokens | --answer] [--layer L|post_layernorm] [--question Q] [--text T] [--ids I,J,...]\n"
+     "          [--steps N] [--rule gausslegendre|trapezoid] [--batch N] [--baseline black|blur|mean] [--blur-sigma S]\n"
+     "          [--on-question] [--colormap viridis|inferno|jet|gray] [--alpha A] [--contour] [--json] [--ignore-exif]\n"
+     "    writes STEM.png (overlay), STEM.npy (raw map) per map and explanation.json; token K = K-th generated token"},
+    {"mask", cmdMask,
+     "mask --model M --image IMAGE (--rect x,y,w,h [--rect ...] | --auto-top PERCENT [--from-method gradcam] [--token K] [--layer L])\n"
+     "          [--masker constant|blur|telea|ns|patch] [--color R,G,B] [--blur-sigma S] [--question Q] [--clip M2]\n"
+     "          [--save-masked FILE.png] [--json] [--ignore-exif]"},
+    {"video", cmdVideo,
+     "video --model M --image IMAGE --token K --out FILE.mp4 [--fps N] [--frames-per-layer N] [--frames-dir DIR]\n"
+     "          [--method gradcam|hirescam|gradxact] [--colormap C] [--codec auto|libx264|mpeg4] [--json]"},
     {"dump", cmdDump,
      "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (captioning)\n"
      "  dump --model M --image IMAGE --question Q --out FILE.safetensors [--answer-ids I,J,...] [--ignore-exif]   (VQA)\n"

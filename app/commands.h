@@ -9,4 +9,7 @@ int cmdTokenize(int argc, char** argv);
 int cmdMakeRandomModel(int argc, char** argv);
 int cmdBench(int argc, char** argv);
 int cmdSimilarity(int argc, char** argv);
+int cmdExplain(int argc, char** argv);
+int cmdMask(int argc, char** argv);
+int cmdVideo(int argc, char** argv);
 }  // namespace vlm::cli
