@@ -52,3 +52,11 @@ inline std::string cleanFailureProblem(const QStringList& args, const CliResult&
 }
 
 }  // namespace vlm::test
+
+// Fails the test unless running `args` is a clean failure (cleanFailureProblem).
+#define VLM_EXPECT_CLEAN_FAILURE(args, exitCode, ...)                                                     \
+  do {                                                                                                   \
+    const QStringList vlm_args_ = (args);                                                                \
+    const std::string vlm_problem_ = vlm::test::cleanFailureProblem(vlm_args_, vlm::test::runCli(vlm_args_), (exitCode), {__VA_ARGS__}); \
+    if (!vlm_problem_.empty()) QFAIL(vlm_problem_.c_str());                                              \
+  } while (0)

@@ -14,12 +14,6 @@ using namespace vlm;
 using namespace vlm::test;
 using nlohmann::json;
 
-#define VLM_EXPECT_CLEAN_FAILURE(args, exitCode, ...)                                                     \
-  do {                                                                                                   \
-    const QStringList vlm_args_ = (args);                                                                \
-    const std::string vlm_problem_ = cleanFailureProblem(vlm_args_, runCli(vlm_args_), (exitCode), {__VA_ARGS__}); \
-    if (!vlm_problem_.empty()) QFAIL(vlm_problem_.c_str());                                              \
-  } while (0)
 
 class TestCliVqa : public QObject {
   Q_OBJECT

@@ -144,7 +144,7 @@ VideoExportResult writeLayerVideo(const std::filesystem::path& out, const Explai
     const std::vector<float> onImage = layers.onImage(m);
     const io::ImageU8 over = render::overlayHeatmap(image, onImage.data(), image.width, image.height, o.overlay);
     const std::string title = m.label == "post_layernorm" ? "post_layernorm (after layer " + std::to_string(numLayers - 1) + ")"
-                                                          : m.label + " / " + std::to_string(numLayers - 1) + "   " + layers.method;
+                                                          : m.label + " of 0.." + std::to_string(numLayers - 1) + "   " + layers.method;
     frames.push_back(render::composeFrame({small, scaledToFit(over, o.maxSide)}, title, subtitle));
   }
   render::VideoOptions vo;
