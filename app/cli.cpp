@@ -56,7 +56,8 @@ const Command kCommands[] = {
      "bench gemm [--size N] [--threads N] [--json]\n"
      "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
      "  bench vqa --model M --image IMAGE [--question Q] [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
-     "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]"},
+     "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]\n"
+     "  bench explain --model M --image IMAGE [--method gradcam|hirescam|gradxact|xattn] [--layer L] [--runs N] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

@@ -132,7 +132,34 @@ int cmdBench(int argc, char** argv) {
     printBenchJson(j, args.flag("json"));
     return 0;
   }
-  throw UsageError("unknown benchmark '" + what + "' (gemm, caption, vqa or similarity)");
+  if (what == "explain") {
+    std::set<std::string> valued = kModelOptionNames;
+    valued.insert({"image", "runs", "method", "layer"});
+    Args args(argc, argv, 3, valued, {"json"});
+    ExplainBenchOptions o;
+    o.model = args.required("model");
+    o.image = args.required("image");
+    o.method = args.value("method").value_or("gradcam");
+    if (args.value("layer")) o.layer = args.intValue("layer", 0, 0, 1000);
+    o.runs = args.intValue("runs", 3, 1, 1000);
+    o.modelOptions = modelOptionsFrom(args);
+    const ExplainBenchResult r = benchExplain(o);
+    const nlohmann::ordered_json j{{"model", o.model},
+                                   {"image", o.image.string()},
+                                   {"method", o.method},
+                                   {"layer", r.layer},
+                                   {"runs", o.runs},
+                                   {"tokens", r.tokens},
+                                   {"all_tokens_s", r.allTokensSeconds},
+                                   {"per_token_total_s", r.perTokenSeconds},
+                                   {"speedup", r.speedup},
+                                   {"max_abs_difference", r.maxAbsDifference},
+                                   {"threads", r.threads},
+                                   {"caption", r.caption}};
+    printBenchJson(j, args.flag("json"));
+    return 0;
+  }
+  throw UsageError("unknown benchmark '" + what + "' (gemm, caption, vqa, similarity or explain)");
 }
 
 }  // namespace vlm::cli

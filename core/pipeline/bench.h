@@ -114,3 +114,31 @@ struct SimilarityBenchResult {
 SimilarityBenchResult benchSimilarity(const SimilarityBenchOptions& options, const JobContext& job = {});
 
 }  // namespace vlm
+
+namespace vlm {
+
+// `bench explain`: the maps of every caption token from one call (one forward pass, one
+// backward per token) against one call per token, on the same caption ids; both timed in the
+// same run and checked to give the same maps.
+struct ExplainBenchOptions {
+  std::string model;
+  std::filesystem::path image;
+  std::string method = "gradcam";  // gradcam | hirescam | gradxact | xattn
+  std::optional<int> layer;        // default as ExplainOptions
+  int runs = 3;
+  ModelOptions modelOptions;
+};
+
+struct ExplainBenchResult {
+  int tokens = 0;                  // maps per caption (ids after [DEC])
+  double allTokensSeconds = 0;     // median over runs of one --all-tokens call
+  double perTokenSeconds = 0;      // median over runs of the sum of the single-token calls
+  double speedup = 0;              // perTokenSeconds / allTokensSeconds
+  double maxAbsDifference = 0;     // between the two sets of raw maps
+  std::string caption;
+  std::string layer;
+  int threads = 0;
+};
+ExplainBenchResult benchExplain(const ExplainBenchOptions& options, const JobContext& job = {});
+
+}  // namespace vlm
