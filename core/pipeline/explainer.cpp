@@ -140,6 +140,32 @@ std::vector<int64_t> checkedIds(const std::vector<int64_t>& ids, const std::stri
   return ids;
 }
 
+// The result's header for a caption: model, geometry, and the explained ids (given, or the
+// caption generated with options.decoding), tokens and text.
+ExplainResult startCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainOptions& o, const JobContext& job) {
+  const Captioner::Impl& m = captioner.impl();
+  ExplainResult r;
+  r.model = captioner.modelName();
+  r.family = "blip-caption";
+  r.method = toString(o.method);
+  const auto& vc = m.model.model->config.vision;
+  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.ids.empty()) {
+    CaptionOptions co;
+    static_cast<DecodingOptions&>(co) = o.decoding;
+    r.ids = captioner.caption(image, co, subJob(job, 0, 0.2)).ids;
+  } else {
+    r.ids = o.ids;
+  }
+  checkedIds(r.ids, "the caption");
+  r.tokens = captioner.tokensOf(r.ids);
+  r.text = captioner.decodeForDisplay(r.ids);
+  r.generateSeconds = secondsSince(t0);
+  job.throwIfCancelled();
+  return r;
+}
+
 }  // namespace
 
 const char* toString(ExplainMethod m) {
@@ -167,26 +193,8 @@ std::vector<float> ExplainResult::onImage(const ExplainedMap& map) const {
 
 ExplainResult explainCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainOptions& o, const JobContext& job) {
   const Captioner::Impl& m = captioner.impl();
-  ExplainResult r;
-  r.model = captioner.modelName();
-  r.family = "blip-caption";
-  r.method = toString(o.method);
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
-  auto t0 = std::chrono::steady_clock::now();
-  if (o.ids.empty()) {
-    CaptionOptions co;
-    static_cast<DecodingOptions&>(co) = o.decoding;
-    r.ids = captioner.caption(image, co, subJob(job, 0, 0.2)).ids;
-  } else {
-    r.ids = o.ids;
-  }
-  checkedIds(r.ids, "the caption");
-  r.tokens = captioner.tokensOf(r.ids);
-  r.text = captioner.decodeForDisplay(r.ids);
-  r.generateSeconds = secondsSince(t0);
-  job.throwIfCancelled();
-  t0 = std::chrono::steady_clock::now();
+  ExplainResult r = startCaption(captioner, image, o, job);
+  const auto t0 = std::chrono::steady_clock::now();
   const CaptionTarget target(m.model.model, m.pixelValues(image), r.ids, selectionOf(o));
   if (o.onQuestion) throw Error(ErrorCode::InvalidArgument, "integrated gradients on the question need a BLIP VQA model and a question");
   runMethod(target, o, false, m.processor, r, job);
@@ -200,27 +208,9 @@ ExplainResult explainCaptionLayers(const Captioner& captioner, const io::ImageU8
   if (!cam) throw Error(ErrorCode::InvalidArgument, std::string("the layer evolution is a Grad-CAM-family view, not ") + toString(o.method));
   if (o.scope == TokenScope::All) throw Error(ErrorCode::InvalidArgument, "the layer evolution explains one token (or the whole caption)");
   const Captioner::Impl& m = captioner.impl();
-  ExplainResult r;
-  r.model = captioner.modelName();
-  r.family = "blip-caption";
-  r.method = toString(o.method);
+  ExplainResult r = startCaption(captioner, image, o, job);
   r.layer = "every vision layer";
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
-  auto t0 = std::chrono::steady_clock::now();
-  if (o.ids.empty()) {
-    CaptionOptions co;
-    static_cast<DecodingOptions&>(co) = o.decoding;
-    r.ids = captioner.caption(image, co, subJob(job, 0, 0.2)).ids;
-  } else {
-    r.ids = o.ids;
-  }
-  checkedIds(r.ids, "the caption");
-  r.tokens = captioner.tokensOf(r.ids);
-  r.text = captioner.decodeForDisplay(r.ids);
-  r.generateSeconds = secondsSince(t0);
-  job.throwIfCancelled();
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   const CaptionTarget target(m.model.model, m.pixelValues(image), r.ids, selectionOf(o));
   std::vector<int64_t> layers;
   for (int64_t l = 0; l < target.numVisionLayers(); ++l) layers.push_back(l);
