@@ -184,7 +184,7 @@ class TestCliExplain : public QObject {
     VLM_EXPECT_CLEAN_FAILURE((QStringList{"video", "--model", caption_, "--image", image_, "--token", "2", "--out", qs(tmp_ / "v.avi")}), 2, ".mp4");
     VLM_EXPECT_CLEAN_FAILURE((QStringList{"video", "--model", caption_, "--image", image_, "--token", "50", "--out", qs(tmp_ / "v.mp4")}), 1, "token 50");
     QVERIFY(!std::filesystem::exists(tmp_ / "v.mp4"));
-    VLM_EXPECT_CLEAN_FAILURE((QStringList{"explain", "--model", vqa_, "--image", image_, "--method", "xattn", "--question", "what?", "--out",
+    VLM_EXPECT_CLEAN_FAILURE((QStringList{"explain", "--model", clip_, "--image", image_, "--method", "xattn", "--text", "a cat", "--out",
                                           qs(tmp_ / "x")}),
                              1, "cross-attention");
   }

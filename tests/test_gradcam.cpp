@@ -13,6 +13,7 @@
 #include "explain/target.h"
 #include "io/safetensors.h"
 #include "models/blip/blip_caption.h"
+#include "models/blip/blip_vqa.h"
 #include "models/clip/clip_model.h"
 
 using namespace vlm;
@@ -76,6 +77,9 @@ class TestGradcam : public QObject {
     const at::Tensor p = t2({{.5f, .1f, .2f, .3f, .4f}, {.5f, .4f, .3f, .2f, .1f}}).unsqueeze(1);
     const at::Tensor pg = t2({{7, 1, -1, 2, 0}, {7, 1, 1, -1, 1}}).unsqueeze(1);
     VLM_COMPARE_TENSORS(crossAttentionCam(p, pg, 0), t2({{.25f, .15f}, {.3f, .05f}}), 1e-6, 0, "cross-attention");
+    // The same numbers as one head with two query rows, averaged over the rows (query -1, VQA).
+    VLM_COMPARE_TENSORS(crossAttentionCam(p.transpose(0, 1), pg.transpose(0, 1), -1), t2({{.25f, .15f}, {.3f, .05f}}), 1e-6, 0,
+                        "cross-attention, every row");
 
     // Bilinear upsampling: a constant map stays constant; the size is the one asked for.
     const at::Tensor up = upsampleMap(at::full({2, 2}, 3.f), 5, 7);
@@ -176,6 +180,44 @@ class TestGradcam : public QObject {
     const CaptionTarget whole(blip_.model, pixelsOf(f), ids, TokenSelection::whole());
     VLM_EXPECT_ERROR(explainCrossAttention(whole, 0), ErrorCode::InvalidArgument, "single tokens");
     VLM_EXPECT_ERROR(camFromTokens(at::zeros({4, 2}), at::zeros({4, 2}), CamMethod::GradCam), ErrorCode::InvalidArgument, "square");
+  }
+
+  // VQA: the question encoder's cross-attention to the image, averaged over the question
+  // tokens, against the formula applied to the probabilities and their gradients taken by a
+  // separate Y.backward() with retained gradients; every answer token at once == one at a time.
+  void vqaCrossAttention() {
+    const auto dir = test::dataPath("blip-vqa-tiny");
+    const auto vqa = models::loadBlipVqa(dir);
+    const auto ref = io::SafetensorsFile::open(dir / "reference.safetensors");
+    const auto j = test::readJsonFile(dir / "reference.json");
+    const at::Tensor pixels = ref->tensor("astronaut/pixel_values").unsqueeze(0);
+    const auto q = j["question_ids"][0].get<std::vector<int64_t>>();
+    const std::vector<int64_t> a{30522, 12639, 2003, 102};
+    const int64_t layers = vqa.model->config.text.numHiddenLayers;
+    const VqaAnswerTarget each(vqa.model, pixels, q, a, TokenSelection::each());
+    for (int64_t k = 0; k < layers; ++k) {
+      const auto maps = explainCrossAttention(each, k);
+      QCOMPARE(maps.size(), a.size() - 1);
+      for (int64_t t = 1; t < int64_t(a.size()); ++t) {
+        const VqaAnswerTarget one(vqa.model, pixels, q, a, TokenSelection::one(t));
+        const std::string name = "question.layers." + std::to_string(k) + ".crossattn.probs";
+        models::ActivationRecorder rec({name}, /*retainGrad=*/true);
+        const TargetPass pass = one.run(rec);
+        pass.outputs[0].y.backward();
+        const at::Tensor probs = rec.get(name)[0], grad = rec.get(name).grad()[0];
+        QCOMPARE(probs.size(1), int64_t(q.size()));
+        at::Tensor want = at::zeros({probs.size(2) - 1});
+        for (int64_t h = 0; h < probs.size(0); ++h)
+          for (int64_t r = 0; r < probs.size(1); ++r) want += at::relu(probs[h][r].slice(0, 1) * grad[h][r].slice(0, 1));
+        want /= double(probs.size(0) * probs.size(1));
+        const int64_t g = int64_t(std::llround(std::sqrt(double(want.size(0)))));
+        VLM_COMPARE_TENSORS(maps[t - 1].raw, want.reshape({g, g}), 1e-6, 1e-5, "VQA layer " + std::to_string(k) + " token " + std::to_string(t));
+        VLM_COMPARE_TENSORS(maps[t - 1].raw, explainCrossAttention(one, k)[0].raw, 1e-6, 0, "VQA all == one");
+      }
+    }
+    const VqaAnswerTarget whole(vqa.model, pixels, q, a, TokenSelection::whole());
+    QCOMPARE(explainCrossAttention(whole, 0).size(), size_t(1));
+    VLM_EXPECT_ERROR(explainCrossAttention(whole, layers), ErrorCode::InvalidArgument, "text layer");
   }
 
   // CLIP: Grad-CAM of the image-text cosine against grad/A/K and grad/dcosdA/K.

@@ -76,10 +76,12 @@ at::Tensor crossAttentionCam(const at::Tensor& probs, const at::Tensor& gradient
   if (probs.dim() != 3 || probs.sizes() != gradients.sizes())
     throw Error(ErrorCode::InvalidArgument, "cross-attention Grad-CAM needs probabilities and gradients of the same shape [H, T, 1+N], got " +
                                                 shapeOf(probs) + " and " + shapeOf(gradients));
-  if (queryPosition < 0 || queryPosition >= probs.size(1))
+  if (queryPosition < -1 || queryPosition >= probs.size(1))
     throw Error(ErrorCode::InvalidArgument, "cross-attention query position " + std::to_string(queryPosition) + " is outside 0.." +
                                                 std::to_string(probs.size(1) - 1));
   const int64_t g = gridSide(probs.size(2) - 1, "cross-attention Grad-CAM");
+  if (queryPosition == -1)  // every query row: mean over heads and rows
+    return at::relu(cpuFloat(probs).slice(2, 1) * cpuFloat(gradients).slice(2, 1)).mean(at::IntArrayRef{0, 1}).reshape({g, g}).contiguous();
   const at::Tensor p = cpuFloat(probs).select(1, queryPosition).slice(1, 1);      // [H, N]
   const at::Tensor d = cpuFloat(gradients).select(1, queryPosition).slice(1, 1);  // [H, N]
   return at::relu(p * d).mean(0).reshape({g, g}).contiguous();
@@ -127,10 +129,11 @@ std::vector<CamMap> explainCrossAttention(const Target& target, int64_t textLaye
   const at::Tensor probs = rec.get(name);
   std::vector<CamMap> out;
   for (const auto& o : pass.outputs) {
-    if (o.queryPosition < 0)
+    const bool perToken = target.crossAttentionPerToken();
+    if (perToken && o.queryPosition < 0)
       throw Error(ErrorCode::InvalidArgument, "cross-attention Grad-CAM explains single tokens, not '" + o.label + "'");
     const at::Tensor g = gradsOf(o.y, {probs})[0];
-    out.push_back(makeMap(o, crossAttentionCam(probs[0], g[0], o.queryPosition)));
+    out.push_back(makeMap(o, crossAttentionCam(probs[0], g[0], perToken ? o.queryPosition : -1)));
   }
   return out;
 }

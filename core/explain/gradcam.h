@@ -35,7 +35,8 @@ const char* toString(CamMethod m);
 // activations, gradients: [1+N, C] (CLS first) -> raw map [g, g]. InvalidArgument when the
 // shapes differ or N is not a square.
 at::Tensor camFromTokens(const at::Tensor& activations, const at::Tensor& gradients, CamMethod method);
-// probs, gradients: [H, T, 1+N]; 0 <= queryPosition < T -> raw map [g, g].
+// probs, gradients: [H, T, 1+N]; 0 <= queryPosition < T -> raw map [g, g]. queryPosition -1:
+// the mean over every query row too (VQA: the question tokens' cross-attention to the image).
 at::Tensor crossAttentionCam(const at::Tensor& probs, const at::Tensor& gradients, int64_t queryPosition);
 // A map with no negative value is divided by its maximum; a map with negative values is
 // min-max scaled. A constant map (e.g. all zero) becomes all zero. [g, g] -> [g, g]
@@ -58,8 +59,10 @@ std::vector<CamMap> explainVision(const Target& target, int64_t layer, CamMethod
 // The same for several layers with one forward pass (layer-evolution views).
 std::vector<std::vector<CamMap>> explainVisionLayers(const Target& target, const std::vector<int64_t>& layers,
                                                      CamMethod method = CamMethod::GradCam);
-// Cross-attention Grad-CAM on text layer `textLayer`; every output must be a single token
-// (InvalidArgument for a whole-sequence output or a target without cross-attention).
+// Cross-attention Grad-CAM on text layer `textLayer`. Captioning: the query row that predicts
+// each token (a whole-caption output is InvalidArgument); VQA: the question encoder's
+// cross-attention to the image, averaged over the question tokens (any output). InvalidArgument
+// for a target without cross-attention to the image (CLIP).
 std::vector<CamMap> explainCrossAttention(const Target& target, int64_t textLayer);
 
 }  // namespace vlm::explain

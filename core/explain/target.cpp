@@ -197,6 +197,11 @@ at::Tensor VqaAnswerTarget::forwardQuestionEmbeddings(const at::Tensor& wordEmbe
 }
 
 int64_t VqaAnswerTarget::numVisionLayers() const { return model_->config.vision.numHiddenLayers; }
+int64_t VqaAnswerTarget::numCrossAttentionLayers() const { return model_->config.text.numHiddenLayers; }
+std::string VqaAnswerTarget::crossAttentionName(int64_t layer) const {
+  Target::crossAttentionName(layer);  // validates
+  return "question.layers." + std::to_string(layer) + ".crossattn.probs";
+}
 
 // ---------------------------------------------------------------- CLIP
 

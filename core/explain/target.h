@@ -61,6 +61,9 @@ class Target {
   virtual int64_t numCrossAttentionLayers() const { return 0; }
   // Recorder name of that cross-attention's probabilities [1, H, T, 1+N].
   virtual std::string crossAttentionName(int64_t layer) const;
+  // Whether row t-1 of that attention predicts token t (captioning), or the rows are other
+  // tokens (VQA: the question's) and a map averages them.
+  virtual bool crossAttentionPerToken() const { return true; }
   virtual bool hasPostLayernorm() const { return true; }
 
  protected:
@@ -97,8 +100,9 @@ class CaptionTarget : public Target {
 };
 
 // BLIP VQA: answer ids ([DEC] first) teacher-forced after the question ids ([CLS] ... [SEP]).
-// The answer decoder cross-attends to question tokens, not to the image: no cross-attention
-// Grad-CAM for this target.
+// The answer decoder cross-attends to the question tokens; the image is seen through the
+// question encoder's cross-attention, which is what cross-attention Grad-CAM uses here
+// (averaged over the question tokens).
 class VqaAnswerTarget : public Target {
  public:
   VqaAnswerTarget(models::BlipForQuestionAnswering model, at::Tensor pixelValues, std::vector<int64_t> questionIds,
@@ -107,6 +111,9 @@ class VqaAnswerTarget : public Target {
   std::vector<std::string> outputLabels() const override;
   std::vector<int64_t> queryPositions() const override;
   int64_t numVisionLayers() const override;
+  int64_t numCrossAttentionLayers() const override;
+  std::string crossAttentionName(int64_t layer) const override;
+  bool crossAttentionPerToken() const override { return false; }
 
   // Integrated gradients on the question: the question's word embeddings [1, Tq, C] (before
   // position embeddings and LayerNorm), the baseline that replaces every word between [CLS]

@@ -98,8 +98,7 @@ void runMethod(const Target& target, const ExplainOptions& o, bool clip, const v
   }
   if (o.method == ExplainMethod::CrossAttention) {
     if (target.numCrossAttentionLayers() == 0)
-      throw Error(ErrorCode::InvalidArgument, clip ? "cross-attention maps need a BLIP captioning model (CLIP has no cross-attention)"
-                                                   : "cross-attention maps need a BLIP captioning model (the VQA answer decoder attends to the question, not to the image)");
+      throw Error(ErrorCode::InvalidArgument, "cross-attention maps need a BLIP model (CLIP has no cross-attention between text and image)");
     const int64_t n = target.numCrossAttentionLayers();
     const int64_t layer = o.layer ? *o.layer : n - 1;
     target.crossAttentionName(layer);  // validates

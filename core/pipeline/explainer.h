@@ -36,7 +36,8 @@ struct ExplainOptions {
   int token = 1;
   // Vision layer 0..L-1 for the Grad-CAM family (default: post_layernorm for BLIP, layer L-2 for
   // CLIP, whose last layer's patch tokens never reach the pooled CLS); text layer 0..L-1 for
-  // cross-attention (default: the last).
+  // cross-attention (default: the last; VQA: the question encoder's layers, the map averaged
+  // over the question tokens).
   std::optional<int> layer;
   bool postLayernorm = false;  // explicitly the post_layernorm output (BLIP)
   // Integrated gradients
