@@ -16,24 +16,6 @@ namespace vlm::cli {
 
 namespace {
 
-std::vector<int64_t> parseIds(const std::string& s, const std::string& option) {
-  std::vector<int64_t> ids;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(part, &used);
-      if (used != part.size() || v < 0) throw std::invalid_argument(part);
-      ids.push_back(v);
-    } catch (const std::exception&) {
-      throw UsageError("--" + option + " expects comma-separated non-negative integers, got '" + part + "'");
-    }
-  }
-  if (ids.size() < 2) throw UsageError("--" + option + " needs at least two ids (the first is normally [DEC])");
-  return ids;
-}
-
 // Options that only one family takes: given to the other, they are a usage error.
 void refuseOptions(const Args& args, std::initializer_list<const char*> names, const std::string& why) {
   // (values() also catches repeated options such as --text)

@@ -23,25 +23,6 @@ namespace {
 
 const std::set<std::string> kOverlayOptionNames = {"colormap", "alpha"};
 
-std::vector<int64_t> parseIds(const std::string& text) {
-  std::vector<int64_t> ids;
-  size_t i = 0;
-  while (i <= text.size()) {
-    const size_t j = text.find(',', i);
-    const std::string part = text.substr(i, j == std::string::npos ? std::string::npos : j - i);
-    try {
-      size_t used = 0;
-      ids.push_back(std::stoll(part, &used));
-      if (used != part.size()) throw std::invalid_argument(part);
-    } catch (const std::exception&) {
-      throw UsageError("--ids must be comma-separated integers, got '" + text + "'");
-    }
-    if (j == std::string::npos) break;
-    i = j + 1;
-  }
-  return ids;
-}
-
 render::OverlayOptions overlayFrom(const Args& args) {
   render::OverlayOptions o;
   if (auto c = args.value("colormap")) {
@@ -107,7 +88,7 @@ ExplainOptions explainOptionsFrom(const Args& args) {
     throw UsageError("--baseline must be black, blur or mean, got '" + o.baseline + "'");
   o.blurSigma = args.doubleValue("blur-sigma", 0, 0, 1e4);
   o.onQuestion = args.flag("on-question");
-  if (auto ids = args.value("ids")) o.ids = parseIds(*ids);
+  if (auto ids = args.value("ids")) o.ids = parseIds(*ids, "ids");
   o.decoding = decodingOptionsFrom(args);
   return o;
 }
@@ -295,7 +276,7 @@ int cmdVideo(int argc, char** argv) {
   } else {
     o.token = args.intValue("token", 1, -1000000, 1000000);
   }
-  if (auto ids = args.value("ids")) o.ids = parseIds(*ids);
+  if (auto ids = args.value("ids")) o.ids = parseIds(*ids, "ids");
   o.decoding = decodingOptionsFrom(args);
   VideoExportOptions vo;
   vo.fps = args.intValue("fps", 2, 1, 240);

@@ -1,5 +1,7 @@
 #include "common_options.h"
 
+#include <sstream>
+
 #include "runtime/runtime.h"
 
 namespace vlm::cli {
@@ -37,6 +39,24 @@ VqaOptions vqaOptionsFrom(const Args& args) {
   VqaOptions o;
   static_cast<DecodingOptions&>(o) = decodingOptionsFrom(args);
   return o;
+}
+
+std::vector<int64_t> parseIds(const std::string& s, const std::string& option) {
+  std::vector<int64_t> ids;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(part, &used);
+      if (used != part.size() || v < 0) throw std::invalid_argument(part);
+      ids.push_back(v);
+    } catch (const std::exception&) {
+      throw UsageError("--" + option + " expects comma-separated non-negative integers, got '" + part + "'");
+    }
+  }
+  if (ids.size() < 2) throw UsageError("--" + option + " needs at least two ids (the first is normally [DEC])");
+  return ids;
 }
 
 io::ImageLoadOptions imageLoadOptionsFrom(const Args& args) {

@@ -23,6 +23,10 @@ CaptionOptions captionOptionsFrom(const Args& args);
 // the generation options
 VqaOptions vqaOptionsFrom(const Args& args);
 
+// --OPTION I,J,...: comma-separated non-negative token ids, at least two ([DEC] first);
+// UsageError naming the option otherwise.
+std::vector<int64_t> parseIds(const std::string& text, const std::string& option);
+
 // --ignore-exif
 io::ImageLoadOptions imageLoadOptionsFrom(const Args& args);
 

@@ -227,11 +227,7 @@ class TestGradcam : public QObject {
     const auto cref = io::SafetensorsFile::open(cdir / "reference.safetensors");
     const nlohmann::json cj = test::readJsonFile(cdir / "reference.json");
     const int64_t gt = cj["grad_text"].get<int64_t>();
-    std::vector<int64_t> text;
-    const auto ids = cj["input_ids"][gt].get<std::vector<int64_t>>();
-    const auto mask = cj["attention_mask"][gt].get<std::vector<int64_t>>();
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (mask[i]) text.push_back(ids[i]);
+    const std::vector<int64_t> text = test::clipTextIds(cj, size_t(gt));
     const int64_t layers = clip.model->config.vision.numHiddenLayers;
     int compared = 0;
     for (auto it = cj["images"].begin(); it != cj["images"].end(); ++it) {

@@ -220,12 +220,7 @@ class TestIntegratedGradients : public QObject {
     const auto ref = io::SafetensorsFile::open(dir / "reference.safetensors");
     const at::Tensor pixels = ref->tensor("astronaut/pixel_values").unsqueeze(0);
     const auto json = test::readJsonFile(dir / "reference.json");
-    std::vector<int64_t> text;
-    const auto ids = json["input_ids"][0].get<std::vector<int64_t>>();
-    const auto mask = json["attention_mask"][0].get<std::vector<int64_t>>();
-    for (size_t i = 0; i < ids.size(); ++i)
-      if (mask[i]) text.push_back(ids[i]);
-    const ClipSimilarityTarget target(clip.model, pixels, text);
+    const ClipSimilarityTarget target(clip.model, pixels, test::clipTextIds(json, 0));
     const at::Tensor blur = igBaseline(IgBaseline::Blur, pixels, {0.48145466f, 0.4578275f, 0.40821073f}, {0.26862954f, 0.26130258f, 0.27577711f}, 4);
     const auto r4 = integratedGradientsPixels(target, blur, {4, IgRule::RiemannTrapezoid, 8});
     const auto r64 = integratedGradientsPixels(target, blur, {64, IgRule::RiemannTrapezoid, 16});

@@ -54,36 +54,49 @@ double sum(const std::vector<double>& v) {
   return s;
 }
 
-// What the model sees: masked pixel values + kept tokens, for one model's geometry.
-struct MaskedInput {
-  at::Tensor pixels;     // [1, 3, S, S] in the model's dtype
-  at::Tensor keep;       // patch removal (undefined otherwise)
-  std::vector<int> removed;
+// The masked image as shown to the user and, for patch removal, the BLIP model's dropped
+// patches (computed once, used for the display and for the model input).
+struct MaskedView {
+  io::ImageU8 shown;         // pixel maskers: what the processor gets; patch removal: removed areas darkened
+  std::vector<int> removed;  // patch removal only
 };
 
-MaskedInput maskedInput(const io::ImageU8& image, const io::ImageU8& maskedImage, const std::vector<vision::PixelRect>& rects,
-                        explain::MaskerKind kind, const vision::ImageProcessorConfig& processor, int imageSize, int patchSize,
-                        const at::Device& device, at::ScalarType dtype, const std::vector<int>& exactPatches = {}) {
-  MaskedInput in;
-  if (kind == explain::MaskerKind::PatchRemoval) {
+MaskedView maskView(const io::ImageU8& image, const MaskSpec& mask, const std::vector<vision::PixelRect>& rects,
+                    const vision::ImageProcessorConfig& processor, int imageSize, int patchSize) {
+  if (mask.masker == explain::MaskerKind::PatchRemoval) {
     const vision::InputGeometry geo(processor, image.width, image.height, imageSize, patchSize);
-    in.removed = exactPatches.empty() ? geo.patchesInfluencedBy(rects) : exactPatches;
-    in.keep = keepTokensFor(in.removed, geo.numPatches(), device);
-    in.pixels = pixelValuesFor(image, processor, imageSize, device).to(dtype);
-  } else {
-    in.pixels = pixelValuesFor(maskedImage, processor, imageSize, device).to(dtype);
+    std::vector<int> removed = mask.exactPatches.empty() ? geo.patchesInfluencedBy(rects) : mask.exactPatches;
+    io::ImageU8 shown = explain::shadePatches(image, geo, removed);
+    return {std::move(shown), std::move(removed)};
   }
-  return in;
+  return {explain::applyPixelMasker(image, rects, mask.masker, mask.options, processor.mean), {}};
 }
 
-// CLIP cosines: original text with the image and the masked input, masked text with the masked input.
-void clipScores(const SimilarityModel& clip, const io::ImageU8& image, const io::ImageU8& maskedImage,
-                const std::vector<vision::PixelRect>& rects, explain::MaskerKind kind, RegenerateResult& r) {
+// What a model sees of the masked image: pixel values [1, 3, S, S] in its dtype and the kept
+// sequence positions (undefined unless patches are removed).
+struct ModelInput {
+  at::Tensor pixels, keep;
+};
+
+ModelInput modelInput(const io::ImageU8& image, const MaskedView& view, explain::MaskerKind kind, const vision::ImageProcessorConfig& processor,
+                      int imageSize, int patchSize, const at::Device& device, at::ScalarType dtype) {
+  if (kind != explain::MaskerKind::PatchRemoval) return {pixelValuesFor(view.shown, processor, imageSize, device).to(dtype), {}};
+  const int g = imageSize / patchSize;
+  return {pixelValuesFor(image, processor, imageSize, device).to(dtype), keepTokensFor(view.removed, g * g, device)};
+}
+
+// CLIP cosines: original text with the image and the masked input, masked text with the masked
+// input. Patch removal drops the CLIP patches the rectangles influence (its own geometry).
+void clipScores(const SimilarityModel& clip, const io::ImageU8& image, const MaskedView& blipView, explain::MaskerKind kind,
+                RegenerateResult& r) {
   const SimilarityModel::Impl& m = clip.impl();
   auto& model = *m.model.model.ptr();
-  const auto& vc = m.model.model->config.vision;
-  const MaskedInput in = maskedInput(image, maskedImage, rects, kind, m.processor, int(vc.imageSize), int(vc.patchSize), m.device, m.dtype);
-  r.clipRemovedPatches = in.removed;
+  const int s = int(m.model.model->config.vision.imageSize), p = int(m.model.model->config.vision.patchSize);
+  MaskedView view;
+  if (kind == explain::MaskerKind::PatchRemoval)
+    view.removed = vision::InputGeometry(m.processor, image.width, image.height, s, p).patchesInfluencedBy(r.rects);
+  const ModelInput in = modelInput(image, kind == explain::MaskerKind::PatchRemoval ? view : blipView, kind, m.processor, s, p, m.device, m.dtype);
+  r.clipRemovedPatches = view.removed;
   const at::Tensor before = models::l2Normalize(model.imageFeatures(m.pixelValues(image).to(m.dtype)).to(at::kFloat));
   const at::Tensor after = models::l2Normalize(model.imageFeatures(in.pixels, nullptr, in.keep).to(at::kFloat));
   const auto batch = m.encodeTexts({r.original.empty() ? " " : r.original, r.masked.empty() ? " " : r.masked});
@@ -93,13 +106,13 @@ void clipScores(const SimilarityModel& clip, const io::ImageU8& image, const io:
   r.clipMaskedText = (after[0] * texts[1]).sum().item<double>();
 }
 
-io::ImageU8 maskedImageFor(const io::ImageU8& image, const MaskSpec& mask, const std::vector<vision::PixelRect>& rects,
-                           const vision::ImageProcessorConfig& processor, int imageSize, int patchSize) {
-  if (mask.masker == explain::MaskerKind::PatchRemoval) {
-    const vision::InputGeometry geo(processor, image.width, image.height, imageSize, patchSize);
-    return explain::shadePatches(image, geo, mask.exactPatches.empty() ? geo.patchesInfluencedBy(rects) : mask.exactPatches);
-  }
-  return explain::applyPixelMasker(image, rects, mask.masker, mask.options, processor.mean);
+// Both texts' token log-probabilities (teacher-forced on the original ids), their sums, the diff.
+void compare(RegenerateResult& r, const at::Tensor& logitsBefore, const at::Tensor& logitsAfter) {
+  r.tokenLogProbBefore = tokenLogProbs(logitsBefore, r.originalIds);
+  r.tokenLogProbAfter = tokenLogProbs(logitsAfter, r.originalIds);
+  r.logProbBefore = sum(r.tokenLogProbBefore);
+  r.logProbAfter = sum(r.tokenLogProbAfter);
+  r.diff = wordDiff(r.original, r.masked);
 }
 
 }  // namespace
@@ -143,35 +156,30 @@ RegenerateResult maskAndRegenerate(const Captioner& captioner, const io::ImageU8
   RegenerateResult r;
   r.masker = explain::toString(mask.masker);
   r.rects = explain::validateRects(mask.rects, image.width, image.height);
-  r.maskedImage = maskedImageFor(image, mask, r.rects, m.processor, int(vc.imageSize), int(vc.patchSize));
-  CaptionOptions co;
-  static_cast<DecodingOptions&>(co) = decoding;
-  const CaptionResult before = captioner.caption(image, co, subJob(job, 0, 0.4));
-  r.original = before.caption;
-  r.originalIds = before.ids;
-  job.throwIfCancelled();
+  MaskedView view = maskView(image, mask, r.rects, m.processor, int(vc.imageSize), int(vc.patchSize));
   {
     c10::InferenceMode inference;
-    const MaskedInput in =
-        maskedInput(image, r.maskedImage, r.rects, mask.masker, m.processor, int(vc.imageSize), int(vc.patchSize), m.device, m.dtype,
-                    mask.exactPatches);
-    r.removedPatches = in.removed;
-    const at::Tensor embeds = model.encodeImage(in.pixels, nullptr, in.keep);
-    models::BlipCaptionStepDecoder decoder(m.model.model, embeds);
-    const auto gen = models::generate(decoder, m.promptIds(""), m.model.model->config.text.sepTokenId, generationOptions(decoding),
-                                      subJob(job, 0.4, 0.8));
-    r.maskedIds = gen.ids;
-    r.masked = captioner.decodeForDisplay(gen.ids);
+    // The original and the masked caption, each from one vision pass that also gives the logits.
+    auto caption = [&](const at::Tensor& embeds, const JobContext& sub) {
+      models::BlipCaptionStepDecoder decoder(m.model.model, embeds);
+      return models::generate(decoder, m.promptIds(""), m.model.model->config.text.sepTokenId, generationOptions(decoding), sub).ids;
+    };
+    const at::Tensor before = m.encode(m.pixelValues(image));
+    r.originalIds = caption(before, subJob(job, 0, 0.4));
+    r.original = captioner.decodeForDisplay(r.originalIds);
+    job.throwIfCancelled();
+    const ModelInput in = modelInput(image, view, mask.masker, m.processor, int(vc.imageSize), int(vc.patchSize), m.device, m.dtype);
+    const at::Tensor after = model.encodeImage(in.pixels, nullptr, in.keep);
+    r.maskedIds = caption(after, subJob(job, 0.4, 0.8));
+    r.masked = captioner.decodeForDisplay(r.maskedIds);
     const at::Tensor ids = idsTensor(r.originalIds, m.device);
-    r.tokenLogProbBefore = tokenLogProbs(model.decode(m.encode(m.pixelValues(image)).to(m.dtype), ids), r.originalIds);
-    r.tokenLogProbAfter = tokenLogProbs(model.decode(embeds.to(m.dtype), ids), r.originalIds);
-    r.logProbBefore = sum(r.tokenLogProbBefore);
-    r.logProbAfter = sum(r.tokenLogProbAfter);
-    r.diff = wordDiff(r.original, r.masked);
+    compare(r, model.decode(before.to(m.dtype), ids), model.decode(after.to(m.dtype), ids));
     job.throwIfCancelled();
     job.progress(0.9, "CLIP");
-    if (clip) clipScores(*clip, image, r.maskedImage, r.rects, mask.masker, r);
+    if (clip) clipScores(*clip, image, view, mask.masker, r);
   }
+  r.removedPatches = view.removed;
+  r.maskedImage = std::move(view.shown);
   r.seconds = secondsSince(t0);
   job.progress(1, "done");
   return r;
@@ -186,34 +194,31 @@ RegenerateResult maskAndRegenerate(const QuestionAnswerer& vqa, const io::ImageU
   RegenerateResult r;
   r.masker = explain::toString(mask.masker);
   r.rects = explain::validateRects(mask.rects, image.width, image.height);
-  r.maskedImage = maskedImageFor(image, mask, r.rects, m.processor, int(config.vision.imageSize), int(config.vision.patchSize));
-  VqaOptions vo;
-  static_cast<DecodingOptions&>(vo) = decoding;
-  const VqaResult before = vqa.answer(image, question, vo, subJob(job, 0, 0.4));
-  r.original = before.answer;
-  r.originalIds = before.ids;
-  job.throwIfCancelled();
+  const int size = int(config.vision.imageSize), patch = int(config.vision.patchSize);
+  MaskedView view = maskView(image, mask, r.rects, m.processor, size, patch);
   {
     c10::InferenceMode inference;
-    const MaskedInput in = maskedInput(image, r.maskedImage, r.rects, mask.masker, m.processor, int(config.vision.imageSize),
-                                       int(config.vision.patchSize), m.device, m.dtype, mask.exactPatches);
-    r.removedPatches = in.removed;
-    const at::Tensor q = idsTensor(before.questionIds, m.device);
-    const at::Tensor qAfter = model.encodeQuestion(model.encodeImage(in.pixels, nullptr, in.keep), q);
-    const at::Tensor qBefore = model.encodeQuestion(m.encodeImage(m.pixelValues(image)), q);
-    models::BlipVqaStepDecoder decoder(m.model.model, qAfter);
-    const auto gen = models::generate(decoder, models::blipVqaAnswerPrompt(config), config.text.sepTokenId, generationOptions(decoding),
-                                      subJob(job, 0.4, 0.8));
-    r.maskedIds = gen.ids;
-    r.masked = vqa.decodeForDisplay(gen.ids);
+    // The original and the masked answer, each from one image + question pass that also gives the logits.
+    auto answer = [&](const at::Tensor& questionEmbeds, const JobContext& sub) {
+      models::BlipVqaStepDecoder decoder(m.model.model, questionEmbeds);
+      return models::generate(decoder, models::blipVqaAnswerPrompt(config), config.text.sepTokenId, generationOptions(decoding), sub).ids;
+    };
+    const at::Tensor q = idsTensor(vqa.questionIds(question), m.device);
+    const at::Tensor before = model.encodeQuestion(m.encodeImage(m.pixelValues(image)), q);
+    r.originalIds = answer(before, subJob(job, 0, 0.4));
+    r.original = vqa.decodeForDisplay(r.originalIds);
+    job.throwIfCancelled();
+    const ModelInput in = modelInput(image, view, mask.masker, m.processor, size, patch, m.device, m.dtype);
+    const at::Tensor after = model.encodeQuestion(model.encodeImage(in.pixels, nullptr, in.keep), q);
+    r.maskedIds = answer(after, subJob(job, 0.4, 0.8));
+    r.masked = vqa.decodeForDisplay(r.maskedIds);
     const at::Tensor ids = idsTensor(r.originalIds, m.device);
-    r.tokenLogProbBefore = tokenLogProbs(model.answerLogits(qBefore, {}, ids), r.originalIds);
-    r.tokenLogProbAfter = tokenLogProbs(model.answerLogits(qAfter, {}, ids), r.originalIds);
-    r.logProbBefore = sum(r.tokenLogProbBefore);
-    r.logProbAfter = sum(r.tokenLogProbAfter);
-    r.diff = wordDiff(r.original, r.masked);
-    if (clip) clipScores(*clip, image, r.maskedImage, r.rects, mask.masker, r);
+    compare(r, model.answerLogits(before, {}, ids), model.answerLogits(after, {}, ids));
+    job.throwIfCancelled();
+    if (clip) clipScores(*clip, image, view, mask.masker, r);
   }
+  r.removedPatches = view.removed;
+  r.maskedImage = std::move(view.shown);
   r.seconds = secondsSince(t0);
   job.progress(1, "done");
   return r;

@@ -83,8 +83,6 @@ int64_t resolveVisionLayer(const Target& target, const ExplainOptions& o, bool c
   return layer;
 }
 
-std::vector<int64_t> captionPositions(const Target& t) { return t.queryPositions(); }
-
 void runMethod(const Target& target, const ExplainOptions& o, bool clip, const vision::ImageProcessorConfig& processor,
                ExplainResult& r, const JobContext& job) {
   const auto queries = target.queryPositions();
