@@ -42,6 +42,17 @@ const Command kCommands[] = {
     {"video", cmdVideo,
      "video --model M --image IMAGE --token K --out FILE.mp4 [--fps N] [--frames-per-layer N] [--frames-dir DIR]\n"
      "          [--method gradcam|hirescam|gradxact] [--colormap C] [--codec auto|libx264|mpeg4] [--json]"},
+    {"shap", cmdShap,
+     "shap --model M --image IMAGE --out DIR [--features grid[:RxC]|slic:N|slico:N|dff:LAYER:K|rects:FILE.json|partition[:RxC]]\n"
+     "          [--value token-logprob|token-logodds|caption-logprob|answer|clip] [--estimator exact|kernel|permutation|owen|interactions]\n"
+     "          [--evals N] [--batch N] [--seed S] [--tolerance T] [--masker constant|blur|telea|ns|patch] [--dff-threshold T]\n"
+     "          [--question Q | --text T] [--ids I,J,...] [--colormap C] [--json] [--ignore-exif]"},
+    {"metrics", cmdMetrics,
+     "metrics --model M --image IMAGE --from DIR [--gt MASK.png] [--features grid[:RxC]|slic:N] [--steps N] [--batch N]\n"
+     "          [--masker constant|blur|telea|ns|patch] [--tolerance-px 15] [--randomization [--seed S]] [--json] [--ignore-exif]"},
+    {"batch", cmdBatch,
+     "batch --model M --images DIR --out DIR [--methods gradcam,ig,kernel,...] [--token-all] [--metrics] [--shard I/N]\n"
+     "          [--question Q | --text T] [--features grid:4x4] [--evals N] [--batch N] [--seed S] [--masker ...] [--json]"},
     {"dump", cmdDump,
      "dump --model M --image IMAGE --out FILE.safetensors [--ids I,J,...] [--target-pos T] [--ignore-exif]   (captioning)\n"
      "  dump --model M --image IMAGE --question Q --out FILE.safetensors [--answer-ids I,J,...] [--ignore-exif]   (VQA)\n"

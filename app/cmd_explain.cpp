@@ -21,24 +21,6 @@ namespace vlm::cli {
 
 namespace {
 
-const std::set<std::string> kOverlayOptionNames = {"colormap", "alpha"};
-
-render::OverlayOptions overlayFrom(const Args& args) {
-  render::OverlayOptions o;
-  if (auto c = args.value("colormap")) {
-    auto m = render::parseColormap(*c);
-    if (!m) throw UsageError("--colormap must be viridis, inferno, jet or gray, got '" + *c + "'");
-    o.colormap = *m;
-  }
-  o.alpha = float(args.doubleValue("alpha", 0.5, 0, 1));
-  o.contour = args.flag("contour");
-  return o;
-}
-
-models::ModelFamily familyOf(const std::string& model) {
-  return models::detectModelKind(io::resolveModel(model).dir).family;
-}
-
 // --layer N | post_layernorm
 void layerFrom(const Args& args, ExplainOptions& o) {
   const auto l = args.value("layer");
@@ -108,9 +90,6 @@ nlohmann::ordered_json parametersOf(const Args& args, const ExplainOptions& o) {
   return p;
 }
 
-void printJson(const nlohmann::ordered_json& j) {
-  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-}
 
 }  // namespace
 
@@ -178,24 +157,7 @@ int cmdMask(int argc, char** argv) {
   const auto rectTexts = args.values("rect");
   const bool autoMask = args.value("auto-top").has_value();
   if (autoMask == !rectTexts.empty()) throw UsageError("give --rect x,y,w,h (one or more) or --auto-top PERCENT");
-  const std::string maskerName = args.value("masker").value_or("constant");
-  const auto masker = explain::parseMasker(maskerName);
-  if (!masker) throw UsageError("--masker must be constant, blur, telea, ns or patch, got '" + maskerName + "'");
-  explain::MaskerOptions mo;
-  if (auto c = args.value("color")) {
-    const vision::PixelRect rgb = [&] {
-      try {
-        return explain::parseRect(*c + ",0");
-      } catch (const Error&) {
-        throw UsageError("--color must be R,G,B (0..255), got '" + *c + "'");
-      }
-    }();
-    for (int v : {rgb.x, rgb.y, rgb.width})
-      if (v < 0 || v > 255) throw UsageError("--color must be R,G,B (0..255), got '" + *c + "'");
-    mo.color = std::array<uint8_t, 3>{uint8_t(rgb.x), uint8_t(rgb.y), uint8_t(rgb.width)};
-  }
-  mo.blurSigma = args.doubleValue("blur-sigma", 0, 0, 1e4);
-  mo.inpaintRadius = args.doubleValue("inpaint-radius", 5, 0.5, 1000);
+  const auto [masker, mo] = maskerFrom(args);
   const DecodingOptions decoding = decodingOptionsFrom(args);
   const io::ImageU8 image = io::loadImage(imagePath, imageLoadOptionsFrom(args));
   std::unique_ptr<SimilarityModel> clip;
@@ -212,7 +174,7 @@ int cmdMask(int argc, char** argv) {
     spec.explain.method = *m;
     spec.explain.token = args.intValue("token", 1, -1000000, 1000000);
     layerFrom(args, spec.explain);
-    spec.masker = *masker;
+    spec.masker = masker;
     spec.options = mo;
     r = autoMaskAndRegenerate(*Captioner::load(model, modelOptionsFrom(args)), image, spec, decoding, clip.get());
   } else {
@@ -224,7 +186,7 @@ int cmdMask(int argc, char** argv) {
         throw UsageError(std::string("--rect: ") + e.what());
       }
     }
-    spec.masker = *masker;
+    spec.masker = masker;
     spec.options = mo;
     if (family == models::ModelFamily::BlipCaption) {
       if (args.value("question")) throw UsageError("--question is for BLIP VQA models; " + model + " is a captioning model");

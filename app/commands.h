@@ -12,4 +12,7 @@ int cmdSimilarity(int argc, char** argv);
 int cmdExplain(int argc, char** argv);
 int cmdMask(int argc, char** argv);
 int cmdVideo(int argc, char** argv);
+int cmdShap(int argc, char** argv);
+int cmdMetrics(int argc, char** argv);
+int cmdBatch(int argc, char** argv);
 }  // namespace vlm::cli

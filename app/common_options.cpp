@@ -1,7 +1,10 @@
 #include "common_options.h"
 
+#include <cstdio>
 #include <sstream>
 
+#include "common/error.h"
+#include "io/model_location.h"
 #include "runtime/runtime.h"
 
 namespace vlm::cli {
@@ -63,6 +66,46 @@ io::ImageLoadOptions imageLoadOptionsFrom(const Args& args) {
   io::ImageLoadOptions load;
   load.applyExifOrientation = !args.flag("ignore-exif");
   return load;
+}
+
+render::OverlayOptions overlayFrom(const Args& args) {
+  render::OverlayOptions o;
+  if (auto c = args.value("colormap")) {
+    auto m = render::parseColormap(*c);
+    if (!m) throw UsageError("--colormap must be viridis, inferno, jet or gray, got '" + *c + "'");
+    o.colormap = *m;
+  }
+  o.alpha = float(args.doubleValue("alpha", 0.5, 0, 1));
+  o.contour = args.flag("contour");
+  return o;
+}
+
+std::pair<explain::MaskerKind, explain::MaskerOptions> maskerFrom(const Args& args) {
+  const std::string name = args.value("masker").value_or("constant");
+  const auto masker = explain::parseMasker(name);
+  if (!masker) throw UsageError("--masker must be constant, blur, telea, ns or patch, got '" + name + "'");
+  explain::MaskerOptions mo;
+  if (auto c = args.value("color")) {
+    const vision::PixelRect rgb = [&] {
+      try {
+        return explain::parseRect(*c + ",0");
+      } catch (const Error&) {
+        throw UsageError("--color must be R,G,B (0..255), got '" + *c + "'");
+      }
+    }();
+    for (int v : {rgb.x, rgb.y, rgb.width})
+      if (v < 0 || v > 255) throw UsageError("--color must be R,G,B (0..255), got '" + *c + "'");
+    mo.color = std::array<uint8_t, 3>{uint8_t(rgb.x), uint8_t(rgb.y), uint8_t(rgb.width)};
+  }
+  mo.blurSigma = args.doubleValue("blur-sigma", 0, 0, 1e4);
+  mo.inpaintRadius = args.doubleValue("inpaint-radius", 5, 0.5, 1000);
+  return {*masker, mo};
+}
+
+models::ModelFamily familyOf(const std::string& model) { return models::detectModelKind(io::resolveModel(model).dir).family; }
+
+void printJson(const nlohmann::ordered_json& j) {
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 }  // namespace vlm::cli

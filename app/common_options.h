@@ -1,10 +1,16 @@
 #pragma once
 // Options shared by the model subcommands: --threads, --dtype, --device.
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "args.h"
 #include "pipeline/captioner.h"
+#include "explain/masking.h"
+#include "models/model_kind.h"
 #include "pipeline/vqa.h"
+#include "render/colormap.h"
 
 namespace vlm::cli {
 
@@ -29,5 +35,19 @@ std::vector<int64_t> parseIds(const std::string& text, const std::string& option
 
 // --ignore-exif
 io::ImageLoadOptions imageLoadOptionsFrom(const Args& args);
+
+// --colormap, --alpha, --contour
+inline const std::set<std::string> kOverlayOptionNames = {"colormap", "alpha"};
+render::OverlayOptions overlayFrom(const Args& args);
+
+// --masker constant|blur|telea|ns|patch, --color R,G,B, --blur-sigma S, --inpaint-radius R
+inline const std::set<std::string> kMaskerOptionNames = {"masker", "color", "blur-sigma", "inpaint-radius"};
+std::pair<explain::MaskerKind, explain::MaskerOptions> maskerFrom(const Args& args);
+
+// The family of the model folder or hub id `model` (from its config.json).
+models::ModelFamily familyOf(const std::string& model);
+
+// One line of JSON on stdout (invalid UTF-8 replaced).
+void printJson(const nlohmann::ordered_json& j);
 
 }  // namespace vlm::cli

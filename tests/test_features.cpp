@@ -35,7 +35,7 @@ std::vector<int> coverage(const FeatureSet& fs) {
   return c;
 }
 
-bool at(const std::vector<uint8_t>& mask, int side, int x, int y) { return mask[size_t(y) * side + x] != 0; }
+bool maskAt(const std::vector<uint8_t>& mask, int side, int x, int y) { return mask[size_t(y) * side + x] != 0; }
 
 // 64 x 64 image of four flat colours, one per 32 x 32 quadrant (q = 2 * (y >= 32) + (x >= 32)).
 constexpr uint8_t kQuadrantColours[4][3] = {{200, 30, 30}, {30, 180, 40}, {20, 40, 200}, {230, 220, 40}};
@@ -54,7 +54,7 @@ int quadrantsTouched(const std::vector<uint8_t>& mask) {
   int bits = 0;
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x)
-      if (at(mask, 64, x, y)) bits |= 1 << quadrantOf(x, y);
+      if (maskAt(mask, 64, x, y)) bits |= 1 << quadrantOf(x, y);
   return bits;
 }
 
@@ -218,7 +218,7 @@ class TestFeatures : public QObject {
         const auto hidden = hiddenPixels(fs, Coalition{a, b});
         for (const Probe& p : probes) {
           const bool expected = (p.inA && !a) || (p.inB && !b);
-          QCOMPARE(at(hidden, 32, p.x, p.y), expected);
+          QCOMPARE(maskAt(hidden, 32, p.x, p.y), expected);
         }
         // Whole-image identity: hidden = (A and A absent) or (B and B absent).
         for (int i = 0; i < 32 * 32; ++i)
@@ -264,7 +264,7 @@ class TestFeatures : public QObject {
         const int q = quadrantsTouched(m);
         QVERIFY2(q != 0 && (q & (q - 1)) == 0, ("regions " + std::to_string(regions)).c_str());
       }
-      QVERIFY(at(fs.masks[0], 64, 0, 0));
+      QVERIFY(maskAt(fs.masks[0], 64, 0, 0));
       // Region i+1 first appears after region i's first pixel in raster order.
       std::vector<int> first;
       for (const auto& m : fs.masks) first.push_back(int(std::find(m.begin(), m.end(), 1) - m.begin()));

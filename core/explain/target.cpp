@@ -123,10 +123,9 @@ CaptionTarget::CaptionTarget(models::BlipForConditionalGeneration model, at::Ten
   pixels_ = preparePixels(pixelValues, model_->text_decoder->cls->predictions->bias);
 }
 
-at::Tensor CaptionTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+at::Tensor CaptionTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens) const {
   checkBatch(pixels, pixels_);
-  torch::AutoGradMode grad(true);
-  const at::Tensor embeds = model_->encodeImage(pixels, rec);
+  const at::Tensor embeds = model_->encodeImage(pixels, rec, keepTokens);
   const at::Tensor ids = idsTensor(ids_, pixels.device()).expand({pixels.size(0), int64_t(ids_.size())});
   return tokenScalars(model_->decode(embeds, ids, rec), ids_, sel_);
 }
@@ -153,11 +152,10 @@ VqaAnswerTarget::VqaAnswerTarget(models::BlipForQuestionAnswering model, at::Ten
   pixels_ = preparePixels(pixelValues, model_->text_decoder->cls->predictions->bias);
 }
 
-at::Tensor VqaAnswerTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+at::Tensor VqaAnswerTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens) const {
   checkBatch(pixels, pixels_);
-  torch::AutoGradMode grad(true);
   const int64_t b = pixels.size(0);
-  const at::Tensor embeds = model_->encodeImage(pixels, rec);
+  const at::Tensor embeds = model_->encodeImage(pixels, rec, keepTokens);
   const at::Tensor q = idsTensor(questionIds_, pixels.device()).expand({b, int64_t(questionIds_.size())});
   const at::Tensor qEmbeds = model_->encodeQuestion(embeds, q, {}, rec);
   const at::Tensor a = idsTensor(answerIds_, pixels.device()).expand({b, int64_t(answerIds_.size())});
@@ -218,10 +216,9 @@ ClipSimilarityTarget::ClipSimilarityTarget(models::ClipModel model, at::Tensor p
   textEmbeds_ = models::l2Normalize(model_->textFeatures(ids, at::ones_like(ids)))[0].detach();
 }
 
-at::Tensor ClipSimilarityTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const {
+at::Tensor ClipSimilarityTarget::forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens) const {
   checkBatch(pixels, pixels_);
-  torch::AutoGradMode grad(true);
-  const at::Tensor img = models::l2Normalize(model_->imageFeatures(pixels, rec));  // [B, P]
+  const at::Tensor img = models::l2Normalize(model_->imageFeatures(pixels, rec, keepTokens));  // [B, P]
   return (img * textEmbeds_.unsqueeze(0)).sum(1, /*keepdim=*/true);
 }
 

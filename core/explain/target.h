@@ -40,9 +40,12 @@ class Target {
  public:
   virtual ~Target() = default;
   // The explained scalars for a batch of images: pixels [B, 3, S, S] (on the model's device,
-  // the model's dtype) -> [B, K], one column per explained unit (outputLabels()). Autograd on;
-  // rows are independent, so d(sum of column k)/d(pixels[b]) is row b's gradient.
-  virtual at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const = 0;
+  // the model's dtype) -> [B, K], one column per explained unit (outputLabels()). Autograd as
+  // the caller set it (gradient methods turn it on, Shapley games off); rows are independent,
+  // so d(sum of column k)/d(pixels[b]) is row b's gradient. keepTokens: patch removal
+  // ([K] or [B, K], see models::keepSequenceTokens); undefined = every patch.
+  virtual at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec,
+                             const at::Tensor& keepTokens = {}) const = 0;
   // K labels ("token 3", "caption", "answer", "cosine") and, per output, the decoder query row
   // that predicts it (t-1; -1 for a whole sequence or a cosine).
   virtual std::vector<std::string> outputLabels() const = 0;
@@ -85,7 +88,7 @@ class CaptionTarget : public Target {
  public:
   CaptionTarget(models::BlipForConditionalGeneration model, at::Tensor pixelValues, std::vector<int64_t> ids,
                 TokenSelection sel);
-  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens = {}) const override;
   std::vector<std::string> outputLabels() const override;
   std::vector<int64_t> queryPositions() const override;
   int64_t numVisionLayers() const override;
@@ -107,7 +110,7 @@ class VqaAnswerTarget : public Target {
  public:
   VqaAnswerTarget(models::BlipForQuestionAnswering model, at::Tensor pixelValues, std::vector<int64_t> questionIds,
                   std::vector<int64_t> answerIds, TokenSelection sel);
-  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens = {}) const override;
   std::vector<std::string> outputLabels() const override;
   std::vector<int64_t> queryPositions() const override;
   int64_t numVisionLayers() const override;
@@ -138,7 +141,7 @@ class VqaAnswerTarget : public Target {
 class ClipSimilarityTarget : public Target {
  public:
   ClipSimilarityTarget(models::ClipModel model, at::Tensor pixelValues, std::vector<int64_t> textIds);
-  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec) const override;
+  at::Tensor forward(const at::Tensor& pixels, models::ActivationRecorder* rec, const at::Tensor& keepTokens = {}) const override;
   std::vector<std::string> outputLabels() const override { return {"cosine"}; }
   std::vector<int64_t> queryPositions() const override { return {-1}; }
   int64_t numVisionLayers() const override;

@@ -111,15 +111,24 @@ std::vector<std::string> ActivationRecorder::names() const {
 
 at::Tensor keepSequenceTokens(const at::Tensor& x, const at::Tensor& keepTokens) {
   if (!keepTokens.defined()) return x;
-  if (keepTokens.dim() != 1 || keepTokens.scalar_type() != at::kLong || keepTokens.numel() < 1)
-    throw Error(ErrorCode::InvalidArgument, "patch removal: the kept positions must be a non-empty 1-D int64 list");
-  const at::Tensor k = keepTokens.to(at::kCPU);
-  const int64_t* p = k.data_ptr<int64_t>();
-  if (p[0] != 0) throw Error(ErrorCode::InvalidArgument, "patch removal: the CLS token (position 0) must be kept");
-  for (int64_t i = 1; i < k.numel(); ++i)
-    if (p[i] <= p[i - 1] || p[i] >= x.size(1))
-      throw Error(ErrorCode::InvalidArgument, "patch removal: kept positions must be increasing and below " + std::to_string(x.size(1)));
-  return x.index_select(1, keepTokens.to(x.device()));
+  if ((keepTokens.dim() != 1 && keepTokens.dim() != 2) || keepTokens.scalar_type() != at::kLong || keepTokens.size(-1) < 1)
+    throw Error(ErrorCode::InvalidArgument, "patch removal: the kept positions must be a non-empty int64 list [K] or [B, K]");
+  if (keepTokens.dim() == 2 && keepTokens.size(0) != x.size(0))
+    throw Error(ErrorCode::InvalidArgument, "patch removal: " + std::to_string(keepTokens.size(0)) + " rows of kept positions for a batch of " +
+                                                std::to_string(x.size(0)));
+  const at::Tensor k = keepTokens.to(at::kCPU).contiguous();
+  const int64_t rows = keepTokens.dim() == 2 ? k.size(0) : 1, n = k.size(-1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t* p = k.data_ptr<int64_t>() + r * n;
+    if (p[0] != 0) throw Error(ErrorCode::InvalidArgument, "patch removal: the CLS token (position 0) must be kept");
+    for (int64_t i = 1; i < n; ++i)
+      if (p[i] <= p[i - 1] || p[i] >= x.size(1))
+        throw Error(ErrorCode::InvalidArgument, "patch removal: kept positions must be increasing and below " + std::to_string(x.size(1)));
+  }
+  if (keepTokens.dim() == 1) return x.index_select(1, keepTokens.to(x.device()));
+  // One list per row (same length): gather along the sequence.
+  const at::Tensor index = keepTokens.to(x.device()).unsqueeze(-1).expand({x.size(0), n, x.size(2)});
+  return x.gather(1, index);
 }
 
 }  // namespace vlm::models

@@ -82,10 +82,12 @@ class ActivationRecorder {
   std::map<std::string, at::Tensor> tensors_;
 };
 
-// Patch removal: keeps the vision sequence positions `keepTokens` (1-D int64, strictly
+// Patch removal: keeps the vision sequence positions `keepTokens` (int64, strictly
 // increasing, first = 0 = CLS; position 1 + p is patch p) of x [B, 1+N, C] after the
-// embeddings, dropping the others so nothing of their pixels reaches the output. Undefined
-// keepTokens returns x. InvalidArgument for an index list that breaks these rules.
+// embeddings, dropping the others so nothing of their pixels reaches the output: [K] keeps
+// the same positions in every row, [B, K] one list per row (Shapley coalitions of equal
+// size in one batch). Undefined keepTokens returns x. InvalidArgument for an index list that
+// breaks these rules.
 at::Tensor keepSequenceTokens(const at::Tensor& x, const at::Tensor& keepTokens);
 
 }  // namespace vlm::models

@@ -137,23 +137,23 @@ std::vector<int64_t> checkedIds(const std::vector<int64_t>& ids, const std::stri
   return ids;
 }
 
-// The result's header for a caption: model, geometry, and the explained ids (given, or the
-// caption generated with options.decoding), tokens and text.
-ExplainResult startCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainOptions& o, const JobContext& job) {
+}  // namespace
+
+ExplainResult captionHeader(const Captioner& captioner, const io::ImageU8& image, const std::vector<int64_t>& ids,
+                            const DecodingOptions& decoding, const JobContext& job) {
   const Captioner::Impl& m = captioner.impl();
   ExplainResult r;
   r.model = captioner.modelName();
   r.family = "blip-caption";
-  r.method = toString(o.method);
   const auto& vc = m.model.model->config.vision;
   r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.ids.empty()) {
+  if (ids.empty()) {
     CaptionOptions co;
-    static_cast<DecodingOptions&>(co) = o.decoding;
+    static_cast<DecodingOptions&>(co) = decoding;
     r.ids = captioner.caption(image, co, subJob(job, 0, 0.2)).ids;
   } else {
-    r.ids = o.ids;
+    r.ids = ids;
   }
   checkedIds(r.ids, "the caption");
   r.tokens = captioner.tokensOf(r.ids);
@@ -163,7 +163,47 @@ ExplainResult startCaption(const Captioner& captioner, const io::ImageU8& image,
   return r;
 }
 
-}  // namespace
+ExplainResult answerHeader(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question,
+                           const std::vector<int64_t>& ids, const DecodingOptions& decoding, const JobContext& job) {
+  const QuestionAnswerer::Impl& m = vqa.impl();
+  if (question.empty()) throw Error(ErrorCode::InvalidArgument, "a VQA explanation needs a question");
+  ExplainResult r;
+  r.model = vqa.modelName();
+  r.family = "blip-vqa";
+  r.question = question;
+  const auto& vc = m.model.model->config.vision;
+  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
+  r.questionTokens = vqa.tokensOf(vqa.questionIds(question));
+  const auto t0 = std::chrono::steady_clock::now();
+  if (ids.empty()) {
+    VqaOptions vo;
+    static_cast<DecodingOptions&>(vo) = decoding;
+    r.ids = vqa.answer(image, question, vo, subJob(job, 0, 0.2)).ids;
+  } else {
+    r.ids = ids;
+  }
+  checkedIds(r.ids, "the answer");
+  r.tokens = vqa.tokensOf(r.ids);
+  r.text = vqa.decodeForDisplay(r.ids);
+  r.generateSeconds = secondsSince(t0);
+  job.throwIfCancelled();
+  return r;
+}
+
+ExplainResult similarityHeader(const SimilarityModel& clip, const io::ImageU8& image, const std::string& text) {
+  const SimilarityModel::Impl& m = clip.impl();
+  ExplainResult r;
+  r.model = clip.modelName();
+  r.family = "clip";
+  r.text = text;
+  const auto& vc = m.model.model->config.vision;
+  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
+  const auto batch = m.encodeTexts({text});
+  r.ids = batch.rows[0];
+  r.tokens = clip.tokensOf(r.ids);
+  if (batch.truncated[0]) r.notes.push_back("the text was truncated to " + std::to_string(r.ids.size()) + " tokens, as CLIPProcessor does");
+  return r;
+}
 
 const char* toString(ExplainMethod m) {
   switch (m) {
@@ -190,7 +230,8 @@ std::vector<float> ExplainResult::onImage(const ExplainedMap& map) const {
 
 ExplainResult explainCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainOptions& o, const JobContext& job) {
   const Captioner::Impl& m = captioner.impl();
-  ExplainResult r = startCaption(captioner, image, o, job);
+  ExplainResult r = captionHeader(captioner, image, o.ids, o.decoding, job);
+  r.method = toString(o.method);
   const auto t0 = std::chrono::steady_clock::now();
   const CaptionTarget target(m.model.model, m.pixelValues(image), r.ids, selectionOf(o));
   if (o.onQuestion) throw Error(ErrorCode::InvalidArgument, "integrated gradients on the question need a BLIP VQA model and a question");
@@ -205,7 +246,8 @@ ExplainResult explainCaptionLayers(const Captioner& captioner, const io::ImageU8
   if (!cam) throw Error(ErrorCode::InvalidArgument, std::string("the layer evolution is a Grad-CAM-family view, not ") + toString(o.method));
   if (o.scope == TokenScope::All) throw Error(ErrorCode::InvalidArgument, "the layer evolution explains one token (or the whole caption)");
   const Captioner::Impl& m = captioner.impl();
-  ExplainResult r = startCaption(captioner, image, o, job);
+  ExplainResult r = captionHeader(captioner, image, o.ids, o.decoding, job);
+  r.method = toString(o.method);
   r.layer = "every vision layer";
   const auto t0 = std::chrono::steady_clock::now();
   const CaptionTarget target(m.model.model, m.pixelValues(image), r.ids, selectionOf(o));
@@ -228,30 +270,10 @@ ExplainResult explainCaptionLayers(const Captioner& captioner, const io::ImageU8
 ExplainResult explainAnswer(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question, const ExplainOptions& o,
                             const JobContext& job) {
   const QuestionAnswerer::Impl& m = vqa.impl();
-  if (question.empty()) throw Error(ErrorCode::InvalidArgument, "a VQA explanation needs a question");
-  ExplainResult r;
-  r.model = vqa.modelName();
-  r.family = "blip-vqa";
+  ExplainResult r = answerHeader(vqa, image, question, o.ids, o.decoding, job);
   r.method = toString(o.method);
-  r.question = question;
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
   const std::vector<int64_t> qIds = vqa.questionIds(question);
-  r.questionTokens = vqa.tokensOf(qIds);
-  auto t0 = std::chrono::steady_clock::now();
-  if (o.ids.empty()) {
-    VqaOptions vo;
-    static_cast<DecodingOptions&>(vo) = o.decoding;
-    r.ids = vqa.answer(image, question, vo, subJob(job, 0, 0.2)).ids;
-  } else {
-    r.ids = o.ids;
-  }
-  checkedIds(r.ids, "the answer");
-  r.tokens = vqa.tokensOf(r.ids);
-  r.text = vqa.decodeForDisplay(r.ids);
-  r.generateSeconds = secondsSince(t0);
-  job.throwIfCancelled();
-  t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   const VqaAnswerTarget target(m.model.model, m.pixelValues(image), qIds, r.ids, selectionOf(o));
   if (o.onQuestion) {
     if (o.method != ExplainMethod::IntegratedGradients)
@@ -284,17 +306,8 @@ ExplainResult explainSimilarity(const SimilarityModel& clip, const io::ImageU8& 
                                 const JobContext& job) {
   const SimilarityModel::Impl& m = clip.impl();
   if (o.onQuestion) throw Error(ErrorCode::InvalidArgument, "integrated gradients on the question need a BLIP VQA model");
-  ExplainResult r;
-  r.model = clip.modelName();
-  r.family = "clip";
+  ExplainResult r = similarityHeader(clip, image, text);
   r.method = toString(o.method);
-  r.text = text;
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
-  const auto batch = m.encodeTexts({text});
-  r.ids = batch.rows[0];
-  r.tokens = clip.tokensOf(r.ids);
-  if (batch.truncated[0]) r.notes.push_back("the text was truncated to " + std::to_string(r.ids.size()) + " tokens, as CLIPProcessor does");
   const auto t0 = std::chrono::steady_clock::now();
   const ClipSimilarityTarget target(m.model.model, m.pixelValues(image), r.ids);
   runMethod(target, o, true, m.processor, r, job);

@@ -84,6 +84,14 @@ struct ExplainResult {
   std::vector<float> onImage(const ExplainedMap& map) const;
 };
 
+// What every explanation of an image starts from, without a map: model, family, geometry, the
+// explained ids (given, or generated with `decoding`), their tokens and text.
+ExplainResult captionHeader(const Captioner& captioner, const io::ImageU8& image, const std::vector<int64_t>& ids,
+                            const DecodingOptions& decoding, const JobContext& job = {});
+ExplainResult answerHeader(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question,
+                           const std::vector<int64_t>& ids, const DecodingOptions& decoding, const JobContext& job = {});
+ExplainResult similarityHeader(const SimilarityModel& clip, const io::ImageU8& image, const std::string& text);
+
 // vlm::Error InvalidArgument for an out-of-range token / layer, a method that does not apply to
 // the model (cross-attention for VQA or CLIP, IG on the question for captioning); Cancelled.
 ExplainResult explainCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainOptions& options,

@@ -1,0 +1,288 @@
+#include "pipeline/shap.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "explain/features.h"
+#include "explain/shap_game.h"
+#include "explain/shapley.h"
+#include "explain/target.h"
+#include "io/json_util.h"
+#include "pipeline/captioner_impl.h"
+#include "pipeline/similarity_impl.h"
+#include "pipeline/vqa_impl.h"
+#include "vision/preprocess.h"
+
+namespace vlm {
+
+namespace {
+
+using namespace explain;
+
+// The S x S 8-bit image the processor normalises (after the resize and CLIP's crop; the crop's
+// zero padding included), and the table that normalises it.
+InputPixels inputPixelsOf(const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int side) {
+  const vision::Preprocessed p = vision::preprocess(image, processor);
+  if (p.width != side || p.height != side)
+    throw Error(ErrorCode::InvalidArgument, "the image processor made a " + std::to_string(p.width) + "x" + std::to_string(p.height) +
+                                                " input, but the vision model takes " + std::to_string(side) + "x" + std::to_string(side));
+  InputPixels in;
+  in.image.width = in.image.height = side;
+  in.image.rgb.assign(size_t(side) * side * 3, 0);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x) {
+      const int sy = y + p.cropTop, sx = x + p.cropLeft;
+      if (sy < 0 || sx < 0 || sy >= p.resized.height || sx >= p.resized.width) continue;
+      std::copy_n(p.resized.pixel(sx, sy), 3, in.image.pixel(x, y));
+    }
+  in.table = vision::valueTable(processor);
+  return in;
+}
+
+int64_t layerOf(const std::string& text) {
+  if (text == "post_layernorm") return kPostLayernorm;
+  try {
+    size_t used = 0;
+    const long v = std::stol(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error(ErrorCode::InvalidArgument, "dff: the layer must be a vision layer number or post_layernorm, got '" + text + "'");
+}
+
+FeatureSet buildFeatures(const Target& target, const InputPixels& in, const vision::InputGeometry& geo, const ShapOptions& o,
+                         const JobContext& job) {
+  const FeatureSpec spec = parseFeatureSpec(o.features);
+  const int s = geo.inputSize(), p = geo.patchSize(), g = geo.gridSide();
+  const int rows = spec.rows > 0 ? spec.rows : g, cols = spec.cols > 0 ? spec.cols : g;
+  if (spec.kind == "grid") return gridFeatures(s, p, rows, cols);
+  if (spec.kind == "partition") return partitionFeatures(s, p, rows, cols);
+  if (spec.kind == "slic" || spec.kind == "slico") return slicFeatures(in.image, p, spec.regions, spec.kind == "slico");
+  if (spec.kind == "dff") {
+    const std::string name = target.visionLayerName(layerOf(spec.layer));
+    models::ActivationRecorder rec({name});
+    at::NoGradGuard noGrad;
+    job.progress(0.05, "layer features for DFF");
+    target.forward(target.pixels(), &rec);
+    const at::Tensor a = rec.get(name)[0].slice(0, 1).to(at::kCPU, at::kFloat).contiguous();  // [N, C] patch tokens
+    if (a.size(0) != int64_t(g) * g) throw Error(ErrorCode::InvalidArgument, "dff: layer " + spec.layer + " has no full patch grid");
+    return dffFeatures(a.data_ptr<float>(), g, int(a.size(1)), spec.concepts, s, p, o.dffThreshold, o.seed);
+  }
+  if (spec.kind == "rects") {
+    std::vector<vision::PixelRect> rects = o.rects.empty() ? readRectsFile(spec.file) : o.rects;
+    rects = validateRects(rects, geo.imageWidth(), geo.imageHeight());
+    std::vector<vision::PixelRect> input;
+    for (const auto& r : rects) {
+      const vision::PixelRect ir = geo.inputPixelsInfluencedBy(r);
+      if (ir.empty())
+        throw Error(ErrorCode::InvalidArgument, "rectangle (" + std::to_string(r.x) + "," + std::to_string(r.y) + "," + std::to_string(r.width) +
+                                                    "," + std::to_string(r.height) + ") lies where the processor's crop removes the image");
+      input.push_back(ir);
+    }
+    return rectFeatures(s, p, input);
+  }
+  throw Error(ErrorCode::InvalidArgument, "unknown feature kind '" + spec.kind + "'");
+}
+
+void fillFromShapley(ShapResult& r, const ShapleyResult& e) {
+  r.values = e.values;
+  r.stderrs = e.stderrs;
+  r.emptyValue = e.emptyValue;
+  r.fullValue = e.fullValue;
+  r.samples = e.samples;
+  r.converged = e.converged;
+}
+
+void run(const Target& target, const vision::ImageProcessorConfig& processor, const io::ImageU8& image, const ShapOptions& o,
+         ValueTransform transform, ShapResult& r, const JobContext& job) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const vision::InputGeometry& geo = *r.info.geometry;
+  const InputPixels in = inputPixelsOf(image, processor, geo.inputSize());
+  const FeatureSet features = buildFeatures(target, in, geo, o, job);
+  r.features = features.description;
+  r.featureKind = features.kind;
+  r.side = features.side;
+  r.gridSide = geo.gridSide();
+  r.featureMasks = features.masks;
+  r.featurePatches = features.patches;
+  r.featureLabels = features.labels;
+  r.outputLabels = target.outputLabels();
+  r.value = toString(o.value);
+  r.estimator = toString(o.estimator);
+  r.masker = toString(o.masker);
+  if (o.batch < 1) throw Error(ErrorCode::InvalidArgument, "the batch size must be at least 1");
+  ImageGame game(target, features, in, o.masker, o.maskerOptions, meanColor(processor.mean), transform);
+  CoalitionCache cache(game, o.batch);
+  SamplingOptions so;
+  so.maxEvaluations = o.evaluations;
+  so.seed = o.seed;
+  so.tolerance = o.tolerance;
+  const JobContext sub = subJob(job, 0.1, 0.98);
+  switch (o.estimator) {
+    case ShapEstimator::Exact: fillFromShapley(r, exactShapley(cache, sub)); r.exact = true; break;
+    case ShapEstimator::Kernel: fillFromShapley(r, kernelShap(cache, so, sub)); break;
+    case ShapEstimator::Permutation: fillFromShapley(r, permutationShapley(cache, so, sub)); break;
+    case ShapEstimator::Owen:
+      if (!features.hierarchy) throw Error(ErrorCode::InvalidArgument, "Owen values need a hierarchy of features: use --features partition[:RxC]");
+      fillFromShapley(r, owenValues(cache, *features.hierarchy, o.evaluations, sub));
+      break;
+    case ShapEstimator::Interactions: {
+      const InteractionResult e = shapleyInteractions(cache, so, sub);
+      r.values = e.shapley;
+      r.stderrs.assign(e.shapley.size(), 0.0);
+      r.emptyValue = e.emptyValue;
+      r.fullValue = e.fullValue;
+      r.interactions = e.sii;
+      r.interactionStderrs = e.siiStderr;
+      r.ksiiSingle = e.ksiiSingle;
+      r.exact = e.exact;
+      break;
+    }
+  }
+  r.evaluations = cache.evaluations();
+  r.cacheHits = cache.hits();
+  r.forwardPasses = game.forwardCalls();
+  r.modelSeconds = game.forwardSeconds();
+  // One map per output: each input pixel gets the values of the features that contain it.
+  const int k = r.outputs(), f = r.count();
+  const size_t plane = size_t(r.side) * r.side;
+  for (int out = 0; out < k; ++out) {
+    ExplainedMap m;
+    m.label = r.outputLabels[size_t(out)];
+    const auto queries = target.queryPositions();
+    m.position = queries[size_t(out)] >= 0 ? queries[size_t(out)] + 1 : -1;
+    if (m.position >= 0 && m.position < int64_t(r.info.tokens.size())) m.token = r.info.tokens[size_t(m.position)];
+    m.y = r.fullValue[size_t(out)];
+    m.side = r.side;
+    m.raw.assign(plane, 0.f);
+    for (int i = 0; i < f; ++i) {
+      const float v = float(r.valueOf(i, out));
+      const auto& mask = r.featureMasks[size_t(i)];
+      for (size_t px = 0; px < plane; ++px)
+        if (mask[px]) m.raw[px] += v;
+    }
+    float top = 0;
+    for (float v : m.raw) top = std::max(top, v);
+    m.normalized.resize(plane);
+    for (size_t px = 0; px < plane; ++px) m.normalized[px] = top > 0 ? std::max(m.raw[px], 0.f) / top : 0.f;
+    r.info.maps.push_back(std::move(m));
+  }
+  r.info.method = "shap " + r.estimator;
+  r.info.layer = "features";
+  r.seconds = secondsSince(t0);
+  r.info.explainSeconds = r.seconds;
+  job.progress(1, "done");
+}
+
+void requireValue(const ShapOptions& o, std::initializer_list<ShapValue> allowed, const std::string& family) {
+  for (ShapValue v : allowed)
+    if (o.value == v) return;
+  std::string list;
+  for (ShapValue v : allowed) list += (list.empty() ? "" : ", ") + std::string(toString(v));
+  throw Error(ErrorCode::InvalidArgument, std::string("value '") + toString(o.value) + "' does not apply to a " + family + " model (use " + list + ")");
+}
+
+TokenSelection selectionOf(ShapValue v) {
+  return v == ShapValue::TokenLogProb || v == ShapValue::TokenLogOdds ? TokenSelection::each() : TokenSelection::whole();
+}
+
+ValueTransform transformOf(ShapValue v) { return v == ShapValue::TokenLogOdds ? ValueTransform::LogOdds : ValueTransform::Identity; }
+
+}  // namespace
+
+const char* toString(ShapValue v) {
+  switch (v) {
+    case ShapValue::TokenLogProb: return "token-logprob";
+    case ShapValue::TokenLogOdds: return "token-logodds";
+    case ShapValue::CaptionLogProb: return "caption-logprob";
+    case ShapValue::Answer: return "answer";
+    case ShapValue::Clip: return "clip";
+  }
+  return "?";
+}
+
+std::optional<ShapValue> parseShapValue(std::string_view name) {
+  for (ShapValue v : {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb, ShapValue::Answer, ShapValue::Clip})
+    if (name == toString(v)) return v;
+  return std::nullopt;
+}
+
+const char* toString(ShapEstimator e) {
+  switch (e) {
+    case ShapEstimator::Exact: return "exact";
+    case ShapEstimator::Kernel: return "kernel";
+    case ShapEstimator::Permutation: return "permutation";
+    case ShapEstimator::Owen: return "owen";
+    case ShapEstimator::Interactions: return "interactions";
+  }
+  return "?";
+}
+
+std::optional<ShapEstimator> parseShapEstimator(std::string_view name) {
+  for (ShapEstimator e : {ShapEstimator::Exact, ShapEstimator::Kernel, ShapEstimator::Permutation, ShapEstimator::Owen, ShapEstimator::Interactions})
+    if (name == toString(e)) return e;
+  return std::nullopt;
+}
+
+ShapResult shapCaption(const Captioner& captioner, const io::ImageU8& image, const ShapOptions& o, const JobContext& job) {
+  requireValue(o, {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb}, "captioning");
+  const Captioner::Impl& m = captioner.impl();
+  ShapResult r;
+  r.info = captionHeader(captioner, image, o.ids, o.decoding, subJob(job, 0, 0.1));
+  const CaptionTarget target(m.model.model, m.pixelValues(image), r.info.ids, selectionOf(o.value));
+  run(target, m.processor, image, o, transformOf(o.value), r, job);
+  return r;
+}
+
+ShapResult shapAnswer(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question, const ShapOptions& o,
+                      const JobContext& job) {
+  requireValue(o, {ShapValue::Answer, ShapValue::TokenLogProb, ShapValue::TokenLogOdds}, "VQA");
+  const QuestionAnswerer::Impl& m = vqa.impl();
+  ShapResult r;
+  r.info = answerHeader(vqa, image, question, o.ids, o.decoding, subJob(job, 0, 0.1));
+  const VqaAnswerTarget target(m.model.model, m.pixelValues(image), vqa.questionIds(question), r.info.ids, selectionOf(o.value));
+  run(target, m.processor, image, o, transformOf(o.value), r, job);
+  return r;
+}
+
+ShapResult shapSimilarity(const SimilarityModel& clip, const io::ImageU8& image, const std::string& text, const ShapOptions& o,
+                          const JobContext& job) {
+  requireValue(o, {ShapValue::Clip}, "CLIP");
+  const SimilarityModel::Impl& m = clip.impl();
+  ShapResult r;
+  r.info = similarityHeader(clip, image, text);
+  const ClipSimilarityTarget target(m.model.model, m.pixelValues(image), r.info.ids);
+  run(target, m.processor, image, o, ValueTransform::Identity, r, job);
+  return r;
+}
+
+std::vector<vision::PixelRect> readRectsFile(const std::string& path) {
+  const nlohmann::json j = io::readJsonFile(path);
+  const nlohmann::json& list = j.is_object() && j.contains("rects") ? j["rects"] : j;
+  if (!list.is_array() || list.empty())
+    throw Error(ErrorCode::InvalidArgument, "the rectangles file must hold a non-empty list of [x, y, w, h] or {x, y, width, height}", path);
+  std::vector<vision::PixelRect> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const nlohmann::json& e = list[i];
+    auto num = [&](const nlohmann::json& v) {
+      if (!v.is_number_integer()) throw Error(ErrorCode::InvalidArgument, "rectangle " + std::to_string(i + 1) + ": coordinates must be integers", path);
+      return v.get<int>();
+    };
+    if (e.is_array() && e.size() == 4) {
+      out.push_back({num(e[0]), num(e[1]), num(e[2]), num(e[3])});
+    } else if (e.is_object() && e.contains("x") && e.contains("y") && (e.contains("width") || e.contains("w")) &&
+               (e.contains("height") || e.contains("h"))) {
+      out.push_back({num(e["x"]), num(e["y"]), num(e.contains("width") ? e["width"] : e["w"]), num(e.contains("height") ? e["height"] : e["h"])});
+    } else {
+      throw Error(ErrorCode::InvalidArgument, "rectangle " + std::to_string(i + 1) + " is neither [x, y, w, h] nor {x, y, width, height}", path);
+    }
+  }
+  return out;
+}
+
+}  // namespace vlm
