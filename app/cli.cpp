@@ -44,7 +44,8 @@ const Command kCommands[] = {
      "          [--method gradcam|hirescam|gradxact] [--colormap C] [--codec auto|libx264|mpeg4] [--json]"},
     {"shap", cmdShap,
      "shap --model M --image IMAGE --out DIR [--features grid[:RxC]|slic:N|slico:N|dff:LAYER:K|rects:FILE.json|partition[:RxC]]\n"
-     "          [--value token-logprob|token-logodds|caption-logprob|answer|clip] [--estimator exact|kernel|permutation|owen|interactions]\n"
+     "          [--value token-logprob|token-logodds|caption-logprob|caption-similarity --clip M2|answer|clip]\n"
+     "          [--estimator exact|kernel|permutation|owen|interactions]\n"
      "          [--evals N] [--batch N] [--seed S] [--tolerance T] [--masker constant|blur|telea|ns|patch] [--dff-threshold T]\n"
      "          [--question Q | --text T] [--ids I,J,...] [--colormap C] [--json] [--ignore-exif]"},
     {"metrics", cmdMetrics,
@@ -68,7 +69,8 @@ const Command kCommands[] = {
      "  bench caption --model M --image IMAGE [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
      "  bench vqa --model M --image IMAGE [--question Q] [--runs N] [--tokens N] [--threads N] [--dtype D] [--json]\n"
      "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]\n"
-     "  bench explain --model M --image IMAGE [--method gradcam|hirescam|gradxact|xattn] [--layer L] [--runs N] [--json]"},
+     "  bench explain --model M --image IMAGE [--method gradcam|hirescam|gradxact|xattn] [--layer L] [--runs N] [--json]\n"
+     "  bench shap --model M --image IMAGE [--features grid:8x8] [--evals 300] [--batch 16] [--runs N] [--json]"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

@@ -159,7 +159,44 @@ int cmdBench(int argc, char** argv) {
     printBenchJson(j, args.flag("json"));
     return 0;
   }
-  throw UsageError("unknown benchmark '" + what + "' (gemm, caption, vqa, similarity or explain)");
+  if (what == "shap") {
+    std::set<std::string> valued = kModelOptionNames;
+    valued.insert({"image", "runs", "features", "evals", "batch"});
+    Args args(argc, argv, 3, valued, {"json"});
+    ShapBenchOptions o;
+    o.model = args.required("model");
+    o.image = args.required("image");
+    o.features = args.value("features").value_or("grid:8x8");
+    o.evaluations = args.intValue("evals", 300, 2, 1000000);
+    o.batch = args.intValue("batch", 16, 1, 4096);
+    o.runs = args.intValue("runs", 1, 1, 1000);
+    o.modelOptions = modelOptionsFrom(args);
+    const ShapBenchResult r = benchShap(o);
+    const nlohmann::ordered_json j{{"model", o.model},
+                                   {"image", o.image.string()},
+                                   {"features", o.features},
+                                   {"feature_count", r.features},
+                                   {"tokens", r.tokens},
+                                   {"budget", o.evaluations},
+                                   {"batch", o.batch},
+                                   {"runs", o.runs},
+                                   {"forward_s", r.forwardSeconds},
+                                   {"pixel_masker_s", r.pixelSeconds},
+                                   {"pixel_masker_evaluations", r.pixelEvaluations},
+                                   {"pixel_masker_evals_per_s", r.pixelEvalsPerSecond},
+                                   {"pixel_eval_vs_forward", r.pixelVsForward},
+                                   {"patch_removal_s", r.patchSeconds},
+                                   {"patch_removal_evaluations", r.patchEvaluations},
+                                   {"patch_removal_evals_per_s", r.patchEvalsPerSecond},
+                                   {"patch_eval_vs_forward", r.patchVsForward},
+                                   {"patch_removal_speedup", r.patchSpeedup},
+                                   {"mean_visible_patch_share", r.meanVisibleShare},
+                                   {"threads", r.threads},
+                                   {"caption", r.caption}};
+    printBenchJson(j, args.flag("json"));
+    return 0;
+  }
+  throw UsageError("unknown benchmark '" + what + "' (gemm, caption, vqa, similarity, explain or shap)");
 }
 
 }  // namespace vlm::cli

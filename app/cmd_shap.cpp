@@ -21,7 +21,8 @@ ShapOptions shapOptionsFrom(const Args& args) {
   o.features = args.value("features").value_or("grid:4x4");
   const std::string value = args.value("value").value_or("token-logprob");
   const auto v = parseShapValue(value);
-  if (!v) throw UsageError("--value must be token-logprob, token-logodds, caption-logprob, answer or clip, got '" + value + "'");
+  if (!v)
+    throw UsageError("--value must be token-logprob, token-logodds, caption-logprob, caption-similarity, answer or clip, got '" + value + "'");
   o.value = *v;
   const std::string estimator = args.value("estimator").value_or("kernel");
   const auto e = parseShapEstimator(estimator);
@@ -51,13 +52,19 @@ int cmdShap(int argc, char** argv) {
   valued.insert(kOverlayOptionNames.begin(), kOverlayOptionNames.end());
   valued.insert(kMaskerOptionNames.begin(), kMaskerOptionNames.end());
   valued.insert({"image", "features", "value", "estimator", "evals", "batch", "seed", "tolerance", "dff-threshold", "question", "text", "ids",
-                 "out"});
+                 "out", "clip"});
   Args args(argc, argv, 2, valued, {"contour", "ignore-exif", "json"});
   if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "' (give the image with --image)");
   const std::string model = args.required("model"), imagePath = args.required("image"), out = args.required("out");
   ShapOptions options = shapOptionsFrom(args);
   const models::ModelFamily family = familyOf(model);
   const io::ImageU8 image = io::loadImage(imagePath, imageLoadOptionsFrom(args));
+  std::unique_ptr<SimilarityModel> clip;
+  if (auto c = args.value("clip")) {
+    if (options.value != ShapValue::CaptionSimilarity) throw UsageError("--clip is for --value caption-similarity");
+    clip = SimilarityModel::load(*c, modelOptionsFrom(args));
+    options.clip = clip.get();
+  }
   ShapResult r;
   switch (family) {
     case models::ModelFamily::BlipCaption:

@@ -16,6 +16,7 @@
 #include "io/npy.h"
 #include "pipeline/captioner.h"
 #include "pipeline/shap.h"
+#include "render/colormap.h"
 
 using namespace vlm;
 using namespace vlm::test;
@@ -119,6 +120,78 @@ class TestCliShap : public QObject {
     QVERIFY(s["evaluations"].get<int>() <= 60);
     const auto se = s["outputs"][0]["stderrs"].get<std::vector<double>>();
     QVERIFY(*std::max_element(se.begin(), se.end()) > 0);  // sampled: a real error estimate
+  }
+
+  // metrics on an `explain --all-tokens` folder: one entry per token, the deletion curve starts
+  // at the explained log-probability, the ground-truth scores are there, metrics.json written.
+  void metricsOnExplanation() {
+    const std::filesystem::path dir = tmp_ / "explained";
+    const CliResult e = runCli({"explain", "--model", caption_, "--image", image_, "--ignore-exif", "--all-tokens", "--out", qs(dir), "--json"});
+    QCOMPARE(e.exitCode, 0);
+    const json ej = json::parse(e.out);
+    io::ImageLoadOptions lo;
+    lo.applyExifOrientation = false;
+    const io::ImageU8 image = io::loadImage(dataPath("images/chelsea.png"), lo);
+    io::ImageU8 gt = image;
+    for (int y = 0; y < gt.height; ++y)
+      for (int x = 0; x < gt.width; ++x)
+        for (int c = 0; c < 3; ++c) gt.pixel(x, y)[c] = (x < gt.width / 2) ? 255 : 0;
+    render::writePng(tmp_ / "gt.png", gt);
+    const CliResult m = runCli({"metrics", "--model", caption_, "--image", image_, "--ignore-exif", "--from", qs(dir), "--gt", qs(tmp_ / "gt.png"),
+                                "--features", "grid:2x2", "--json"});
+    if (m.exitCode != 0) qWarning("%s", m.err.c_str());
+    QCOMPARE(m.exitCode, 0);
+    const json mj = json::parse(m.out);
+    QCOMPARE(mj["maps"].size(), ej["maps"].size());
+    for (size_t i = 0; i < ej["maps"].size(); ++i) {
+      const auto& mm = mj["maps"][i];
+      QVERIFY(std::abs(mm["deletion"]["value"][0].get<double>() - ej["maps"][i]["y"].get<double>()) < 1e-4);
+      QCOMPARE(mm["deletion"]["value"].size(), size_t(5));
+      QVERIFY(mm.contains("pointing_hit"));
+      const double mass = mm["relevance_mass"].get<double>();
+      QVERIFY(mass >= 0 && mass <= 1);
+    }
+    QVERIFY(std::filesystem::exists(dir / "metrics.json"));
+    VLM_EXPECT_CLEAN_FAILURE((QStringList{"metrics", "--model", vqa_, "--image", image_, "--from", qs(dir)}), 2, "blip-caption", "VQA");
+    VLM_EXPECT_CLEAN_FAILURE((QStringList{"metrics", "--model", caption_, "--image", image_, "--from", qs(tmp_ / "nothing")}), 1, "explanation.json");
+  }
+
+  // batch: shards split the folder, a second run skips what is done, a broken image fails
+  // alone (exit 1, error.json) and the CSV has a row per token and method of the good ones.
+  void batchShardsResume() {
+    const std::filesystem::path images = tmp_ / "images", out = tmp_ / "batch";
+    std::filesystem::create_directories(images);
+    for (const char* n : {"astronaut.png", "chelsea.png", "coffee.png"}) std::filesystem::copy_file(dataPath(std::string("images/") + n), images / n);
+    const QStringList base{"batch", "--model", caption_, "--images", qs(images), "--out", qs(out), "--methods", "gradcam,kernel",
+                           "--features", "grid:2x2", "--evals", "20", "--metrics", "--json"};
+    CliResult r = runCli(base + QStringList{"--shard", "0/2"});
+    if (r.exitCode != 0) qWarning("%s", r.err.c_str());
+    QCOMPARE(r.exitCode, 0);
+    json j = json::parse(r.out);
+    QCOMPARE(j["images"].get<int>(), 2);  // astronaut, coffee
+    QCOMPARE(j["done"].get<int>(), 4);
+    QVERIFY(std::filesystem::exists(out / "astronaut" / "kernel" / "done.json"));
+    QVERIFY(std::filesystem::exists(out / "coffee" / "gradcam" / "metrics.json"));
+    QVERIFY(!std::filesystem::exists(out / "chelsea"));
+    const std::string csv = io::readFile(out / "summary-0-of-2.csv");
+    QVERIFY(csv.rfind("image,method,label,token,position,y,deletion_auc,insertion_auc,seconds\n", 0) == 0);
+    QVERIFY(csv.find("coffee.png,kernel,") != std::string::npos);
+    r = runCli(base + QStringList{"--shard", "0/2"});
+    j = json::parse(r.out);
+    QCOMPARE(j["done"].get<int>(), 0);
+    QCOMPARE(j["skipped"].get<int>(), 4);
+    QCOMPARE(io::readFile(out / "summary-0-of-2.csv"), csv);  // the same summary from the done files
+    io::writeFileAtomic(images / "broken.png", "not a png");
+    // Sorted: astronaut, broken, chelsea, coffee; shard 1/2 = broken (fails) and coffee (done).
+    r = runCli(base + QStringList{"--shard", "1/2"});
+    QCOMPARE(r.exitCode, 1);
+    j = json::parse(r.out);
+    QCOMPARE(j["failed"].get<int>(), 2);  // broken.png x 2 methods
+    QCOMPARE(j["skipped"].get<int>(), 2);
+    QVERIFY(std::filesystem::exists(out / "broken" / "gradcam" / "error.json"));
+    QVERIFY(std::filesystem::exists(out / "coffee" / "kernel" / "done.json"));
+    VLM_EXPECT_CLEAN_FAILURE((QStringList{"batch", "--model", caption_, "--images", qs(images), "--out", qs(out), "--shard", "2/2"}), 2, "--shard");
+    VLM_EXPECT_CLEAN_FAILURE((QStringList{"batch", "--model", caption_, "--images", qs(images), "--out", qs(out), "--methods", "gradcam,nope"}), 1, "nope");
   }
 
   void badInput() {

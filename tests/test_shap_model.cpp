@@ -15,7 +15,9 @@
 #include "explain/shap_game.h"
 #include "explain/target.h"
 #include "io/image.h"
+#include "models/nn.h"
 #include "pipeline/captioner_impl.h"
+#include "pipeline/similarity_impl.h"
 #include "pipeline/shap.h"
 #include "pipeline/similarity.h"
 #include "pipeline/vqa.h"
@@ -232,6 +234,35 @@ class TestShapModel : public QObject {
     const double score = clip->score(image_, {"a photo of a cat"}).cosine[0];
     QVERIFY2(std::abs(c.fullValue[0] - score) < 1e-5, qPrintable(QString("%1 vs %2").arg(c.fullValue[0]).arg(score)));
     VLM_EXPECT_ERROR(shapSimilarity(*clip, image_, "x", exact2x2()), ErrorCode::InvalidArgument, "does not apply to a CLIP model");
+  }
+
+  // caption-similarity (VL-SHAP): v(all) regenerates the original caption (cosine 1); v(none)
+  // is the caption of an image of the masker's colour everywhere, compared by CLIP text
+  // embeddings computed here; efficiency holds.
+  void captionSimilarity() {
+    const auto clip = SimilarityModel::load(test::dataPath("clip-tiny").string());
+    ShapOptions o = exact2x2();
+    o.value = ShapValue::CaptionSimilarity;
+    VLM_EXPECT_ERROR(shapCaption(*cap_, image_, o), ErrorCode::InvalidArgument, "CLIP");
+    o.clip = clip.get();
+    const ShapResult r = shapCaption(*cap_, image_, o);
+    QCOMPARE(r.outputs(), 1);
+    QVERIFY2(std::abs(r.fullValue[0] - 1.0) < 1e-5, qPrintable(QString::number(r.fullValue[0], 'g', 10)));
+    const Captioner::Impl& m = cap_->impl();
+    io::ImageU8 flat = image_;
+    const auto colour = explain::meanColor(m.processor.mean);
+    for (size_t i = 0; i < flat.rgb.size(); i += 3) std::copy(colour.begin(), colour.end(), flat.rgb.begin() + long(i));
+    const std::string blank = cap_->caption(flat, {}).caption;
+    const SimilarityModel::Impl& c = clip->impl();
+    const auto t = c.encodeTexts({r.info.text, blank});
+    const at::Tensor e = models::l2Normalize(c.model.model.ptr()->textFeatures(t.ids, t.attentionMask).to(at::kFloat));
+    const double expected = (e[0] * e[1]).sum().item<double>();
+    QVERIFY2(std::abs(r.emptyValue[0] - expected) < 1e-5, qPrintable(QString("%1 vs %2 ('%3' / '%4')").arg(r.emptyValue[0]).arg(expected).arg(QString::fromStdString(r.info.text), QString::fromStdString(blank))));
+    double sum = 0;
+    for (int i = 0; i < 4; ++i) sum += r.valueOf(i, 0);
+    QVERIFY(std::abs(sum - (r.fullValue[0] - r.emptyValue[0])) < 1e-9);
+    o.masker = explain::MaskerKind::PatchRemoval;
+    VLM_EXPECT_ERROR(shapCaption(*cap_, image_, o), ErrorCode::InvalidArgument, "pixel masker");
   }
 
   // Feature kinds on a real model: DFF concepts are whole patches (patch removal works), SLIC

@@ -38,6 +38,7 @@ ImageGame::ImageGame(const Target& target, const FeatureSet& features, InputPixe
     throw Error(ErrorCode::InvalidArgument, "Shapley game: the features, the input image and the model input differ in size");
   if (features_.count() < 1) throw Error(ErrorCode::InvalidArgument, "Shapley game: no features to explain");
   outputs_ = int(target_.outputLabels().size());
+  numPatches_ = features_.patchSize > 0 ? (s / features_.patchSize) * (s / features_.patchSize) : 1;
   switch (masker_) {
     case MaskerKind::Constant: replacement_ = filled(s, options_.color.value_or(fill)); break;
     case MaskerKind::Blur: {
@@ -82,7 +83,7 @@ io::ImageU8 ImageGame::maskedInput(const Coalition& coalition) const {
 }
 
 // [B, 3, S, S] pixel values of the masked inputs, through the processor's byte -> value table.
-at::Tensor ImageGame::pixelBatch(const std::vector<Coalition>& batch) const {
+at::Tensor ImageGame::maskedPixels(const std::vector<Coalition>& batch) const {
   const int s = input_.image.width;
   const size_t plane = size_t(s) * s;
   at::Tensor out = at::empty({int64_t(batch.size()), 3, s, s}, at::kFloat);
@@ -102,6 +103,8 @@ std::vector<double> ImageGame::evaluatePatchRemoval(const std::vector<Coalition>
   std::vector<std::vector<int>> keep(batch.size());
   for (size_t b = 0; b < batch.size(); ++b) {
     keep[b] = visiblePatches(features_, batch[b]);
+    keptPatches_ += double(keep[b].size());
+    ++keptRows_;
     bySize[keep[b].size()].push_back(b);
   }
   std::vector<double> values(batch.size() * size_t(outputs_));
@@ -129,7 +132,7 @@ std::vector<double> ImageGame::evaluate(const std::vector<Coalition>& batch, con
   if (masker_ == MaskerKind::PatchRemoval) {
     values = evaluatePatchRemoval(batch);
   } else {
-    const at::Tensor y = target_.forward(pixelBatch(batch), nullptr).to(at::kCPU, at::kDouble).contiguous();
+    const at::Tensor y = target_.forward(maskedPixels(batch), nullptr).to(at::kCPU, at::kDouble).contiguous();
     ++forwardCalls_;
     values.assign(y.data_ptr<double>(), y.data_ptr<double>() + y.numel());
   }

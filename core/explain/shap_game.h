@@ -46,11 +46,15 @@ class ImageGame : public Game {
 
   // What the model sees for a coalition (patch removal: the removed patches darkened).
   io::ImageU8 maskedInput(const Coalition& coalition) const;
+  // [B, 3, S, S] pixel values of the coalitions' masked inputs (pixel maskers; for patch
+  // removal the darkened view of maskedInput()).
+  at::Tensor maskedPixels(const std::vector<Coalition>& batch) const;
   double forwardSeconds() const { return forwardSeconds_; }
   int64_t forwardCalls() const { return forwardCalls_; }
+  // Patch removal: the mean share of the patch grid the evaluated coalitions kept (0 otherwise).
+  double visiblePatchShare() const { return keptRows_ > 0 ? keptPatches_ / (double(keptRows_) * numPatches_) : 0.0; }
 
  private:
-  at::Tensor pixelBatch(const std::vector<Coalition>& batch) const;
   std::vector<double> evaluatePatchRemoval(const std::vector<Coalition>& batch);
 
   const Target& target_;
@@ -63,6 +67,9 @@ class ImageGame : public Game {
   int outputs_ = 0;
   double forwardSeconds_ = 0;
   int64_t forwardCalls_ = 0;
+  double keptPatches_ = 0;
+  int64_t keptRows_ = 0;
+  int numPatches_ = 1;
 };
 
 }  // namespace vlm::explain

@@ -141,4 +141,32 @@ struct ExplainBenchResult {
 };
 ExplainBenchResult benchExplain(const ExplainBenchOptions& options, const JobContext& job = {});
 
+// KernelSHAP per-token explanation of the model's caption, once with a pixel masker (constant)
+// and once with patch removal, same features / budget / seed, after a warm-up; the baseline is
+// one unmasked forward pass of the same target measured in the same run.
+struct ShapBenchOptions {
+  std::string model;
+  std::filesystem::path image;
+  std::string features = "grid:8x8";
+  int64_t evaluations = 300;
+  int batch = 16;
+  int runs = 1;
+  ModelOptions modelOptions;
+};
+
+struct ShapBenchResult {
+  int tokens = 0, features = 0;
+  double forwardSeconds = 0;            // one unmasked forward pass (image + teacher-forced caption)
+  double pixelSeconds = 0, patchSeconds = 0;  // median of the KernelSHAP runs
+  int64_t pixelEvaluations = 0, patchEvaluations = 0;
+  double pixelEvalsPerSecond = 0, patchEvalsPerSecond = 0;
+  double pixelVsForward = 0;   // pixelSeconds / (evaluations * forwardSeconds): cost of an evaluation in forward passes
+  double patchVsForward = 0;
+  double patchSpeedup = 0;     // pixelSeconds / patchSeconds
+  double meanVisibleShare = 0; // patch removal: mean share of the patches the evaluated coalitions kept
+  std::string caption;
+  int threads = 0;
+};
+ShapBenchResult benchShap(const ShapBenchOptions& options, const JobContext& job = {});
+
 }  // namespace vlm

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <functional>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,9 @@
 #include "explain/shap_game.h"
 #include "explain/shapley.h"
 #include "explain/target.h"
+#include "models/blip/blip_caption.h"
+#include "models/generation.h"
+#include "pipeline/pipeline_impl.h"
 #include "io/json_util.h"
 #include "pipeline/captioner_impl.h"
 #include "pipeline/similarity_impl.h"
@@ -98,8 +102,11 @@ void fillFromShapley(ShapResult& r, const ShapleyResult& e) {
   r.converged = e.converged;
 }
 
+// Builds another game on top of the masked-image game (caption-similarity).
+using GameWrapper = std::function<std::unique_ptr<Game>(ImageGame&)>;
+
 void run(const Target& target, const vision::ImageProcessorConfig& processor, const io::ImageU8& image, const ShapOptions& o,
-         ValueTransform transform, ShapResult& r, const JobContext& job) {
+         ValueTransform transform, ShapResult& r, const JobContext& job, const GameWrapper& wrap = {}) {
   const auto t0 = std::chrono::steady_clock::now();
   const vision::InputGeometry& geo = *r.info.geometry;
   const InputPixels in = inputPixelsOf(image, processor, geo.inputSize());
@@ -111,13 +118,15 @@ void run(const Target& target, const vision::ImageProcessorConfig& processor, co
   r.featureMasks = features.masks;
   r.featurePatches = features.patches;
   r.featureLabels = features.labels;
-  r.outputLabels = target.outputLabels();
   r.value = toString(o.value);
   r.estimator = toString(o.estimator);
   r.masker = toString(o.masker);
   if (o.batch < 1) throw Error(ErrorCode::InvalidArgument, "the batch size must be at least 1");
   ImageGame game(target, features, in, o.masker, o.maskerOptions, meanColor(processor.mean), transform);
-  CoalitionCache cache(game, o.batch);
+  std::unique_ptr<Game> wrapped = wrap ? wrap(game) : nullptr;
+  Game& played = wrapped ? *wrapped : game;
+  r.outputLabels = wrapped ? std::vector<std::string>{"caption similarity"} : target.outputLabels();
+  CoalitionCache cache(played, o.batch);
   SamplingOptions so;
   so.maxEvaluations = o.evaluations;
   so.seed = o.seed;
@@ -148,6 +157,7 @@ void run(const Target& target, const vision::ImageProcessorConfig& processor, co
   r.cacheHits = cache.hits();
   r.forwardPasses = game.forwardCalls();
   r.modelSeconds = game.forwardSeconds();
+  r.visiblePatchShare = game.visiblePatchShare();
   // One map per output: each input pixel gets the values of the features that contain it.
   const int k = r.outputs(), f = r.count();
   const size_t plane = size_t(r.side) * r.side;
@@ -155,7 +165,7 @@ void run(const Target& target, const vision::ImageProcessorConfig& processor, co
     ExplainedMap m;
     m.label = r.outputLabels[size_t(out)];
     const auto queries = target.queryPositions();
-    m.position = queries[size_t(out)] >= 0 ? queries[size_t(out)] + 1 : -1;
+    m.position = !wrapped && queries[size_t(out)] >= 0 ? queries[size_t(out)] + 1 : -1;
     if (m.position >= 0 && m.position < int64_t(r.info.tokens.size())) m.token = r.info.tokens[size_t(m.position)];
     m.y = r.fullValue[size_t(out)];
     m.side = r.side;
@@ -179,6 +189,47 @@ void run(const Target& target, const vision::ImageProcessorConfig& processor, co
   job.progress(1, "done");
 }
 
+// VL-SHAP's sentence-level value: the caption regenerated (greedy, batched) from each masked
+// input, compared with the original caption by the cosine of their CLIP text embeddings.
+class CaptionSimilarityGame : public Game {
+ public:
+  CaptionSimilarityGame(ImageGame& images, const Captioner& captioner, const SimilarityModel& clip, const std::string& original,
+                        const DecodingOptions& decoding)
+      : images_(images), captioner_(captioner), clip_(clip), decoding_(decoding) {
+    if (decoding.numBeams != 1)
+      throw Error(ErrorCode::InvalidArgument, "caption-similarity regenerates captions in batches, greedily: use --beams 1");
+    original_ = textEmbeddings({original});
+  }
+  int players() const override { return images_.players(); }
+  int outputs() const override { return 1; }
+  std::vector<double> evaluate(const std::vector<Coalition>& batch, const JobContext& job) override {
+    job.throwIfCancelled();
+    c10::InferenceMode inference;
+    const Captioner::Impl& m = captioner_.impl();
+    const at::Tensor embeds = m.encode(images_.maskedPixels(batch));
+    models::BlipCaptionStepDecoder decoder(m.model.model, embeds);
+    const auto& tc = m.model.model->config.text;
+    const auto rows = models::generateGreedyBatch(decoder, m.promptIds(""), int64_t(batch.size()), tc.sepTokenId, tc.padTokenId,
+                                                  generationOptions(decoding_));
+    std::vector<std::string> texts;
+    for (const auto& ids : rows) texts.push_back(captioner_.decodeForDisplay(ids));
+    const at::Tensor cos = (textEmbeddings(texts) * original_).sum(1).to(at::kDouble).contiguous();
+    return std::vector<double>(cos.data_ptr<double>(), cos.data_ptr<double>() + cos.numel());
+  }
+
+ private:
+  at::Tensor textEmbeddings(const std::vector<std::string>& texts) const {
+    const SimilarityModel::Impl& c = clip_.impl();
+    const auto t = c.encodeTexts(texts);
+    return models::l2Normalize(c.model.model.ptr()->textFeatures(t.ids, t.attentionMask).to(at::kFloat));
+  }
+  ImageGame& images_;
+  const Captioner& captioner_;
+  const SimilarityModel& clip_;
+  DecodingOptions decoding_;
+  at::Tensor original_;
+};
+
 void requireValue(const ShapOptions& o, std::initializer_list<ShapValue> allowed, const std::string& family) {
   for (ShapValue v : allowed)
     if (o.value == v) return;
@@ -200,6 +251,7 @@ const char* toString(ShapValue v) {
     case ShapValue::TokenLogProb: return "token-logprob";
     case ShapValue::TokenLogOdds: return "token-logodds";
     case ShapValue::CaptionLogProb: return "caption-logprob";
+    case ShapValue::CaptionSimilarity: return "caption-similarity";
     case ShapValue::Answer: return "answer";
     case ShapValue::Clip: return "clip";
   }
@@ -207,7 +259,8 @@ const char* toString(ShapValue v) {
 }
 
 std::optional<ShapValue> parseShapValue(std::string_view name) {
-  for (ShapValue v : {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb, ShapValue::Answer, ShapValue::Clip})
+  for (ShapValue v : {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb, ShapValue::CaptionSimilarity, ShapValue::Answer,
+                       ShapValue::Clip})
     if (name == toString(v)) return v;
   return std::nullopt;
 }
@@ -230,12 +283,22 @@ std::optional<ShapEstimator> parseShapEstimator(std::string_view name) {
 }
 
 ShapResult shapCaption(const Captioner& captioner, const io::ImageU8& image, const ShapOptions& o, const JobContext& job) {
-  requireValue(o, {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb}, "captioning");
+  requireValue(o, {ShapValue::TokenLogProb, ShapValue::TokenLogOdds, ShapValue::CaptionLogProb, ShapValue::CaptionSimilarity}, "captioning");
   const Captioner::Impl& m = captioner.impl();
   ShapResult r;
   r.info = captionHeader(captioner, image, o.ids, o.decoding, subJob(job, 0, 0.1));
   const CaptionTarget target(m.model.model, m.pixelValues(image), r.info.ids, selectionOf(o.value));
-  run(target, m.processor, image, o, transformOf(o.value), r, job);
+  if (o.value != ShapValue::CaptionSimilarity) {
+    run(target, m.processor, image, o, transformOf(o.value), r, job);
+    return r;
+  }
+  if (!o.clip) throw Error(ErrorCode::InvalidArgument, "caption-similarity compares captions with a CLIP model: give one (--clip)");
+  if (o.masker == MaskerKind::PatchRemoval)
+    throw Error(ErrorCode::InvalidArgument, "caption-similarity regenerates captions from masked pixels: use a pixel masker, not patch removal");
+  const std::string original = r.info.text;
+  run(target, m.processor, image, o, ValueTransform::Identity, r, job, [&](ImageGame& images) {
+    return std::make_unique<CaptionSimilarityGame>(images, captioner, *o.clip, original, o.decoding);
+  });
   return r;
 }
 

@@ -25,8 +25,10 @@ class SimilarityModel;
 
 // token-logprob / token-logodds: each caption (answer) token's teacher-forced log-probability
 // (log-odds), one output per token; caption-logprob: the whole caption's; answer: the whole VQA
-// answer's log-probability; clip: the CLIP cosine with a text.
-enum class ShapValue { TokenLogProb, TokenLogOdds, CaptionLogProb, Answer, Clip };
+// answer's log-probability; clip: the CLIP cosine with a text; caption-similarity (VL-SHAP):
+// the caption regenerated (greedy) from the masked image, compared with the original caption
+// by the cosine of their CLIP text embeddings (needs ShapOptions::clip).
+enum class ShapValue { TokenLogProb, TokenLogOdds, CaptionLogProb, CaptionSimilarity, Answer, Clip };
 const char* toString(ShapValue v);
 std::optional<ShapValue> parseShapValue(std::string_view name);
 
@@ -47,7 +49,8 @@ struct ShapOptions {
   double dffThreshold = 0.5;
   std::vector<vision::PixelRect> rects;  // rects features, in original-image pixels
   std::vector<int64_t> ids;              // explain these ids ([DEC] first) instead of the model's own text
-  DecodingOptions decoding;
+  DecodingOptions decoding;              // how the explained (and, for caption-similarity, every regenerated) caption is made
+  const SimilarityModel* clip = nullptr; // caption-similarity: the CLIP model comparing the captions
 };
 
 struct ShapResult {
@@ -73,6 +76,7 @@ struct ShapResult {
   bool converged = false;
   int64_t evaluations = 0, cacheHits = 0, forwardPasses = 0, samples = 0;
   double seconds = 0, modelSeconds = 0;
+  double visiblePatchShare = 0;  // patch removal: mean share of the patches the evaluated coalitions kept
   int count() const { return int(featureLabels.size()); }
   int outputs() const { return int(outputLabels.size()); }
   double valueOf(int feature, int output) const { return values[size_t(feature) * outputs() + output]; }
