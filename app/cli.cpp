@@ -43,7 +43,8 @@ const Command kCommands[] = {
      "video --model M --image IMAGE --token K --out FILE.mp4 [--fps N] [--frames-per-layer N] [--frames-dir DIR]\n"
      "          [--method gradcam|hirescam|gradxact] [--colormap C] [--codec auto|libx264|mpeg4] [--json]"},
     {"shap", cmdShap,
-     "shap --model M --image IMAGE --out DIR [--features grid[:RxC]|slic:N|slico:N|dff:LAYER:K|rects:FILE.json|partition[:RxC]]\n"
+     "shap --model M --image IMAGE --out DIR\n"
+     "          [--features grid[:RxC]|slic:N|slico:N|dff:LAYER:K|rects:FILE.json|masks:A.png,...|partition[:RxC]]\n"
      "          [--value token-logprob|token-logodds|caption-logprob|caption-similarity --clip M2|answer|clip]\n"
      "          [--estimator exact|kernel|permutation|owen|interactions]\n"
      "          [--evals N] [--batch N] [--seed S] [--tolerance T] [--masker constant|blur|telea|ns|patch] [--dff-threshold T]\n"

@@ -65,12 +65,8 @@ int cmdBatch(int argc, char** argv) {
   o.faithfulness.maskerOptions = o.shap.maskerOptions;
   o.applyExifOrientation = !args.flag("ignore-exif");
   o.modelOptions = modelOptionsFrom(args);
-  JobContext job({}, [](double f, std::string_view stage) {
-    std::fprintf(stderr, "\r[%3d%%] %-60.60s", int(f * 100), std::string(stage).c_str());
-    std::fflush(stderr);
-  });
-  const BatchSummary s = runBatch(o, args.flag("json") ? JobContext{} : job);
-  if (!args.flag("json")) std::fprintf(stderr, "\n");
+  const BatchSummary s = runBatch(o, terminalProgress());
+  finishProgress();
   for (const auto& e : s.errors) std::fprintf(stderr, "failed: %s\n", e.c_str());
   if (args.flag("json")) {
     printJson({{"images", s.images}, {"done", s.done}, {"skipped", s.skipped}, {"failed", s.failed}, {"csv", s.csv.string()}, {"errors", s.errors}});

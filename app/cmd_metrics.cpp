@@ -51,7 +51,7 @@ int cmdMetrics(int argc, char** argv) {
   std::tie(o.masker, o.maskerOptions) = maskerFrom(args);
   const ExplainResult explained = readExplanation(from);
   const io::ImageU8 image = io::loadImage(imagePath, imageLoadOptionsFrom(args));
-  if (auto gt = args.value("gt")) o.groundTruth = readGroundTruthMask(*gt, image.width, image.height);
+  if (auto gt = args.value("gt")) o.groundTruth = readMaskImage(*gt, image.width, image.height);
   const models::ModelFamily family = familyOf(model);
   FaithfulnessResult r;
   std::vector<RandomizationStep> randomization;
@@ -61,9 +61,9 @@ int cmdMetrics(int argc, char** argv) {
       const auto captioner = Captioner::load(model, modelOptionsFrom(args));
       ExplainResult withGeometry = explained;
       withGeometry.geometry = captionHeader(*captioner, image, explained.ids, {}).geometry;
-      r = faithfulnessCaption(*captioner, image, withGeometry, o);
+      r = faithfulnessCaption(*captioner, image, withGeometry, o, terminalProgress());
       if (args.flag("randomization"))
-        randomization = cascadingRandomization(*captioner, image, optionsOf(explained), uint64_t(args.intValue("seed", 0, 0, 2147483647)));
+        randomization = cascadingRandomization(*captioner, image, optionsOf(explained), uint64_t(args.intValue("seed", 0, 0, 2147483647)), terminalProgress());
       break;
     }
     case models::ModelFamily::BlipVqa: {
@@ -72,7 +72,7 @@ int cmdMetrics(int argc, char** argv) {
       const auto vqa = QuestionAnswerer::load(model, modelOptionsFrom(args));
       ExplainResult withGeometry = explained;
       withGeometry.geometry = answerHeader(*vqa, image, explained.question, explained.ids, {}).geometry;
-      r = faithfulnessAnswer(*vqa, image, withGeometry, o);
+      r = faithfulnessAnswer(*vqa, image, withGeometry, o, terminalProgress());
       break;
     }
     case models::ModelFamily::Clip: {
@@ -81,10 +81,11 @@ int cmdMetrics(int argc, char** argv) {
       const auto clip = SimilarityModel::load(model, modelOptionsFrom(args));
       ExplainResult withGeometry = explained;
       withGeometry.geometry = similarityHeader(*clip, image, explained.text).geometry;
-      r = faithfulnessSimilarity(*clip, image, withGeometry, o);
+      r = faithfulnessSimilarity(*clip, image, withGeometry, o, terminalProgress());
       break;
     }
   }
+  finishProgress();
   nlohmann::ordered_json j{{"model", model}, {"image", imagePath}, {"from", from}, {"method", explained.method}, {"layer", explained.layer},
                            {"text", explained.text}};
   j.update(describeFaithfulness(r));

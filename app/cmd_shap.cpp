@@ -70,19 +70,20 @@ int cmdShap(int argc, char** argv) {
     case models::ModelFamily::BlipCaption:
       if (args.value("question")) throw UsageError("--question is for BLIP VQA models; " + model + " is a captioning model");
       if (args.value("text")) throw UsageError("--text is for CLIP models; " + model + " is a captioning model");
-      r = shapCaption(*Captioner::load(model, modelOptionsFrom(args)), image, options);
+      r = shapCaption(*Captioner::load(model, modelOptionsFrom(args)), image, options, terminalProgress());
       break;
     case models::ModelFamily::BlipVqa:
       if (!args.value("question")) throw UsageError("a BLIP VQA model needs --question");
       if (!args.value("value")) options.value = ShapValue::Answer;
-      r = shapAnswer(*QuestionAnswerer::load(model, modelOptionsFrom(args)), image, *args.value("question"), options);
+      r = shapAnswer(*QuestionAnswerer::load(model, modelOptionsFrom(args)), image, *args.value("question"), options, terminalProgress());
       break;
     case models::ModelFamily::Clip:
       if (!args.value("text")) throw UsageError("a CLIP model explains an image-text similarity: give --text");
       if (!args.value("value")) options.value = ShapValue::Clip;
-      r = shapSimilarity(*SimilarityModel::load(model, modelOptionsFrom(args)), image, *args.value("text"), options);
+      r = shapSimilarity(*SimilarityModel::load(model, modelOptionsFrom(args)), image, *args.value("text"), options, terminalProgress());
       break;
   }
+  finishProgress();
   ExportOptions eo;
   eo.overlay = overlayFrom(args);
   eo.imagePath = imagePath;

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "common/error.h"
 #include "io/model_location.h"
 #include "runtime/runtime.h"
@@ -103,6 +105,18 @@ std::pair<explain::MaskerKind, explain::MaskerOptions> maskerFrom(const Args& ar
 }
 
 models::ModelFamily familyOf(const std::string& model) { return models::detectModelKind(io::resolveModel(model).dir).family; }
+
+JobContext terminalProgress() {
+  if (!::isatty(2)) return {};
+  return JobContext({}, [](double f, std::string_view stage) {
+    std::fprintf(stderr, "\r[%3d%%] %-60.60s", int(f * 100), std::string(stage).c_str());
+    std::fflush(stderr);
+  });
+}
+
+void finishProgress() {
+  if (::isatty(2)) std::fprintf(stderr, "\r%70s\r", "");
+}
 
 void printJson(const nlohmann::ordered_json& j) {
   std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());

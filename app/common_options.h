@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "common/job.h"
+
 #include <nlohmann/json.hpp>
 
 #include "args.h"
@@ -46,6 +48,11 @@ std::pair<explain::MaskerKind, explain::MaskerOptions> maskerFrom(const Args& ar
 
 // The family of the model folder or hub id `model` (from its config.json).
 models::ModelFamily familyOf(const std::string& model);
+
+// Progress on stderr ("\r[ 42%] stage"), only when stderr is a terminal; finishProgress() ends
+// the line. Long commands (shap, metrics, batch) use it.
+JobContext terminalProgress();
+void finishProgress();
 
 // One line of JSON on stdout (invalid UTF-8 replaced).
 void printJson(const nlohmann::ordered_json& j);

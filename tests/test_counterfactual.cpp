@@ -22,12 +22,6 @@ using vision::PixelRect;
 
 namespace {
 
-io::ImageU8 loadFixtureImage(const std::string& name) {
-  io::ImageLoadOptions o;
-  o.applyExifOrientation = false;
-  return io::loadImage(test::dataPath("images/" + name), o);
-}
-
 io::ImageU8 withNoise(io::ImageU8 img, const PixelRect& r, unsigned seed) {
   std::mt19937 rng(seed);
   for (int y = r.y; y < r.y + r.height; ++y)
@@ -48,7 +42,7 @@ class TestCounterfactual : public QObject {
   void initTestCase() {
     cap_ = Captioner::load(test::dataPath("blip-caption-tiny").string());
     clip_ = SimilarityModel::load(test::dataPath("clip-tiny").string());
-    image_ = loadFixtureImage("astronaut.png");
+    image_ = test::loadFixtureImage("astronaut.png");
   }
 
   // Acceptance 3. The rectangle's pixels are replaced by noise; with patch removal the masked

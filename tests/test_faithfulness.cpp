@@ -17,16 +17,6 @@
 
 using namespace vlm;
 
-namespace {
-
-io::ImageU8 loadFixtureImage(const std::string& name) {
-  io::ImageLoadOptions o;
-  o.applyExifOrientation = false;
-  return io::loadImage(test::dataPath("images/" + name), o);
-}
-
-}  // namespace
-
 class TestFaithfulness : public QObject {
   Q_OBJECT
   std::unique_ptr<Captioner> cap_;
@@ -36,7 +26,7 @@ class TestFaithfulness : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     cap_ = Captioner::load(test::dataPath("blip-caption-tiny").string());
-    image_ = loadFixtureImage("chelsea.png");
+    image_ = test::loadFixtureImage("chelsea.png");
     tmp_ = std::filesystem::temp_directory_path() / ("vlm_faith_" + std::to_string(::getpid()));
   }
   void cleanupTestCase() { std::filesystem::remove_all(tmp_); }

@@ -11,6 +11,8 @@
 
 #include <cmath>
 
+#include <unistd.h>
+
 #include "explain/features.h"
 #include "explain/shap_game.h"
 #include "explain/target.h"
@@ -21,17 +23,12 @@
 #include "pipeline/shap.h"
 #include "pipeline/similarity.h"
 #include "pipeline/vqa.h"
+#include "render/colormap.h"
 #include "vision/preprocess.h"
 
 using namespace vlm;
 
 namespace {
-
-io::ImageU8 loadFixtureImage(const std::string& name) {
-  io::ImageLoadOptions o;
-  o.applyExifOrientation = false;
-  return io::loadImage(test::dataPath("images/" + name), o);
-}
 
 double factorial(int n) { return std::tgamma(n + 1.0); }
 
@@ -65,7 +62,7 @@ class TestShapModel : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     cap_ = Captioner::load(test::dataPath("blip-caption-tiny").string());
-    image_ = loadFixtureImage("chelsea.png");
+    image_ = test::loadFixtureImage("chelsea.png");
   }
 
   // Acceptance 2.
@@ -263,6 +260,37 @@ class TestShapModel : public QObject {
     QVERIFY(std::abs(sum - (r.fullValue[0] - r.emptyValue[0])) < 1e-9);
     o.masker = explain::MaskerKind::PatchRemoval;
     VLM_EXPECT_ERROR(shapCaption(*cap_, image_, o), ErrorCode::InvalidArgument, "pixel masker");
+  }
+
+  // Mask images as features (original-image size): an input pixel belongs to a mask when the
+  // original pixel under its centre does. The left half of the 451-wide image covers input
+  // columns 0..31 of 64 ((31.5 * 451 / 64) = 222 < 225 <= (32.5 * 451 / 64) = 229), which are
+  // exactly the two left patch columns; the top half overlaps it.
+  void maskImageFeatures() {
+    const int w = image_.width, h = image_.height;
+    io::ImageU8 left = image_, top = image_;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) {
+          left.pixel(x, y)[c] = x < w / 2 ? 255 : 0;
+          top.pixel(x, y)[c] = y < h / 2 ? 255 : 0;
+        }
+    const auto dir = std::filesystem::temp_directory_path() / ("vlm_masks_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    render::writePng(dir / "left.png", left);
+    render::writePng(dir / "top.png", top);
+    ShapOptions o = exact2x2();
+    o.features = "masks:" + (dir / "left.png").string() + "," + (dir / "top.png").string();
+    const ShapResult r = shapCaption(*cap_, image_, o);
+    std::filesystem::remove_all(dir);
+    QCOMPARE(r.count(), 2);
+    QCOMPARE(r.featurePatches[0], (std::vector<int>{0, 1, 4, 5, 8, 9, 12, 13}));
+    QCOMPARE(r.featurePatches[1], (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7}));
+    QCOMPARE(r.evaluations, int64_t(4));
+    for (int out = 0; out < r.outputs(); ++out)
+      QVERIFY(std::abs(r.valueOf(0, out) + r.valueOf(1, out) - (r.fullValue[size_t(out)] - r.emptyValue[size_t(out)])) < 1e-9);
+    o.features = "masks:";
+    VLM_EXPECT_ERROR(shapCaption(*cap_, image_, o), ErrorCode::InvalidArgument, "masks needs");
   }
 
   // Feature kinds on a real model: DFF concepts are whole patches (patch removal works), SLIC

@@ -9,10 +9,19 @@
 #include <sstream>
 #include <string>
 
+#include "io/image.h"
+
 namespace vlm::test {
 
 inline std::filesystem::path dataPath(const std::string& relative = {}) {
   return std::filesystem::path(VLM_TEST_DATA) / relative;
+}
+
+// A test image as stored (no EXIF rotation: the fixtures were made from the stored pixels).
+inline io::ImageU8 loadFixtureImage(const std::string& name) {
+  io::ImageLoadOptions o;
+  o.applyExifOrientation = false;
+  return io::loadImage(dataPath("images/" + name), o);
 }
 
 inline std::filesystem::path vlmscopeBinary() {

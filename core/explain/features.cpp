@@ -420,10 +420,30 @@ FeatureSet partitionFeatures(int side, int patchSize, int rows, int cols) {
   return fs;
 }
 
+FeatureSet maskFeatures(int side, int patchSize, std::vector<std::vector<uint8_t>> inputMasks) {
+  checkInput(side, patchSize);
+  if (inputMasks.empty()) invalid("mask features need at least one mask, got none");
+  FeatureSet fs;
+  fs.kind = "masks";
+  fs.side = side;
+  fs.patchSize = patchSize;
+  for (size_t i = 0; i < inputMasks.size(); ++i) {
+    auto& m = inputMasks[i];
+    if (m.size() != size_t(side) * side) invalid("mask " + std::to_string(i) + " is not " + str(side) + " x " + str(side));
+    for (auto& v : m) v = v != 0;
+    if (std::find(m.begin(), m.end(), uint8_t(1)) == m.end()) invalid("mask " + std::to_string(i) + " covers no pixel of the model input");
+    fs.labels.push_back("mask " + std::to_string(i));
+    fs.masks.push_back(std::move(m));
+  }
+  finish(fs);
+  fs.description = str(fs.count()) + " masks" + (fs.disjoint ? "" : " (overlapping)");
+  return fs;
+}
+
 namespace {
 
 constexpr const char* kAcceptedSpecs =
-    "grid, grid:RxC, slic:N, slico:N, dff:LAYER:K, rects:FILE.json, partition or partition:RxC";
+    "grid, grid:RxC, slic:N, slico:N, dff:LAYER:K, rects:FILE.json, masks:A.png[,B.png...], partition or partition:RxC";
 
 [[noreturn]] void badSpec(std::string_view text, const std::string& reason) {
   invalid("feature set '" + std::string(text) + "': " + reason + "; accepted: " + kAcceptedSpecs);
@@ -471,6 +491,9 @@ FeatureSpec parseFeatureSpec(std::string_view text) {
     const auto k = positive(arg.substr(second + 1));
     if (!k) badSpec(text, "the number of dff concepts must be a whole number >= 1");
     spec.concepts = *k;
+  } else if (kind == "masks") {
+    if (arg.empty()) badSpec(text, "masks needs one or more mask images, separated by commas");
+    spec.file = std::string(arg);  // the comma-separated list
   } else if (kind == "rects") {
     if (arg.empty()) badSpec(text, "rects needs a JSON file");
     spec.file = std::string(arg);  // everything after "rects:", so paths may contain ':'

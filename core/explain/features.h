@@ -97,6 +97,9 @@ FeatureSet dffFeatures(const float* activations, int gridSide, int channels, int
 // entirely outside the input.
 FeatureSet rectFeatures(int side, int patchSize, const std::vector<vision::PixelRect>& inputRects);
 
+// One feature per mask (S*S bytes over the input, nonzero = in; non-empty); may overlap.
+FeatureSet maskFeatures(int side, int patchSize, std::vector<std::vector<uint8_t>> inputMasks);
+
 // Leaves = a rows x cols grid (as gridFeatures), with a binary hierarchy (SHAP's image
 // partition): the root holds every cell; a node over the cells [r0, r1) x [c0, c1) splits its
 // longer side (in cells; ties split the rows) at the middle (floor) into its left/top and
@@ -104,7 +107,7 @@ FeatureSet rectFeatures(int side, int patchSize, const std::vector<vision::Pixel
 // nodes are stored in preorder (root = 0).
 FeatureSet partitionFeatures(int side, int patchSize, int rows, int cols);
 
-// --features grid[:RxC] | slic:N | slico:N | dff:LAYER:K | rects:FILE.json | partition[:RxC]
+// --features grid[:RxC] | slic:N | slico:N | dff:LAYER:K | rects:FILE.json | masks:A.png[,B.png...] | partition[:RxC]
 // Numbers are whole numbers >= 1 (digits only); FILE is everything after "rects:" (it may
 // contain ':'); LAYER is kept as text (the caller resolves it against the model).
 struct FeatureSpec {

@@ -30,6 +30,23 @@ io::ImageU8 filled(int side, std::array<uint8_t, 3> colour) {
 
 }  // namespace
 
+InputPixels inputPixelsOf(const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int side) {
+  const vision::Preprocessed p = vision::preprocess(image, processor);
+  if (p.width != side || p.height != side)
+    throw Error(ErrorCode::InvalidArgument, "the image processor made a " + std::to_string(p.width) + "x" + std::to_string(p.height) +
+                                                " input, but the vision model takes " + std::to_string(side) + "x" + std::to_string(side));
+  InputPixels in;
+  in.image.width = in.image.height = side;
+  in.image.rgb.assign(size_t(side) * side * 3, 0);
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x) {
+      const int sy = y + p.cropTop, sx = x + p.cropLeft;
+      if (sy >= 0 && sx >= 0 && sy < p.resized.height && sx < p.resized.width) std::copy_n(p.resized.pixel(sx, sy), 3, in.image.pixel(x, y));
+    }
+  in.table = vision::valueTable(processor);
+  return in;
+}
+
 ImageGame::ImageGame(const Target& target, const FeatureSet& features, InputPixels input, MaskerKind masker,
                      const MaskerOptions& options, std::array<uint8_t, 3> fill, ValueTransform transform)
     : target_(target), features_(features), input_(std::move(input)), masker_(masker), options_(options), transform_(transform) {

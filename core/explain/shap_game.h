@@ -21,6 +21,7 @@
 #include "explain/shapley.h"
 #include "explain/target.h"
 #include "io/image.h"
+#include "vision/preprocess.h"
 
 namespace vlm::explain {
 
@@ -31,6 +32,11 @@ struct InputPixels {
   io::ImageU8 image;                             // S x S, what the vision tower sees
   std::array<std::array<float, 256>, 3> table;   // vision::valueTable(processor)
 };
+
+// The S x S 8-bit image the processor normalises (after the resize and CLIP's crop, the crop's
+// zero padding included) and its table. InvalidArgument when the processor does not make an
+// S x S input from this image.
+InputPixels inputPixelsOf(const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int side);
 
 class ImageGame : public Game {
  public:

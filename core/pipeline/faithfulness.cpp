@@ -23,20 +23,6 @@ namespace {
 
 using namespace explain;
 
-InputPixels inputPixelsOf(const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int side) {
-  const vision::Preprocessed p = vision::preprocess(image, processor);
-  InputPixels in;
-  in.image.width = in.image.height = side;
-  in.image.rgb.assign(size_t(side) * side * 3, 0);
-  for (int y = 0; y < side; ++y)
-    for (int x = 0; x < side; ++x) {
-      const int sy = y + p.cropTop, sx = x + p.cropLeft;
-      if (sy >= 0 && sx >= 0 && sy < p.resized.height && sx < p.resized.width) std::copy_n(p.resized.pixel(sx, sy), 3, in.image.pixel(x, y));
-    }
-  in.table = vision::valueTable(processor);
-  return in;
-}
-
 // The mean of the map over each feature's pixels (the map, side x side over the input, sampled
 // at the nearest cell of each input pixel).
 std::vector<double> featureScores(const ExplainedMap& map, const FeatureSet& features) {
@@ -207,12 +193,12 @@ ExplainResult readExplanation(const std::filesystem::path& dir) {
   return r;
 }
 
-std::vector<uint8_t> readGroundTruthMask(const std::filesystem::path& path, int width, int height) {
+std::vector<uint8_t> readMaskImage(const std::filesystem::path& path, int width, int height) {
   io::ImageLoadOptions lo;
   lo.applyExifOrientation = false;
   const io::ImageU8 img = io::loadImage(path, lo);
   if (img.width != width || img.height != height)
-    throw Error(ErrorCode::InvalidArgument, "the ground-truth mask is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+    throw Error(ErrorCode::InvalidArgument, "the mask is " + std::to_string(img.width) + "x" + std::to_string(img.height) +
                                                 ", the image " + std::to_string(width) + "x" + std::to_string(height), path.string());
   std::vector<uint8_t> mask(size_t(width) * height);
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = (img.rgb[3 * i] | img.rgb[3 * i + 1] | img.rgb[3 * i + 2]) != 0;

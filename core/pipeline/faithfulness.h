@@ -66,8 +66,9 @@ nlohmann::ordered_json describeFaithfulness(const FaithfulnessResult& result);
 // .npy files). NotFound / Corrupt naming the file.
 ExplainResult readExplanation(const std::filesystem::path& dir);
 
-// A ground-truth mask image (any PNG/JPEG; nonzero in any channel = object) of width x height.
-std::vector<uint8_t> readGroundTruthMask(const std::filesystem::path& path, int width, int height);
+// A mask image (ground truth, or a Shapley feature): any PNG/JPEG of width x height, nonzero in
+// any channel = in the mask. InvalidArgument for another size.
+std::vector<uint8_t> readMaskImage(const std::filesystem::path& path, int width, int height);
 
 // Cascading randomisation (Adebayo et al. 2018): post_layernorm, then the vision layers from the
 // last to the first, are re-initialised one more at each step (as a fresh ViT: weights normal

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <fstream>
 
@@ -18,6 +19,7 @@
 #include "pipeline/pipeline_impl.h"
 #include "io/json_util.h"
 #include "pipeline/captioner_impl.h"
+#include "pipeline/faithfulness.h"
 #include "pipeline/similarity_impl.h"
 #include "pipeline/vqa_impl.h"
 #include "vision/preprocess.h"
@@ -27,26 +29,6 @@ namespace vlm {
 namespace {
 
 using namespace explain;
-
-// The S x S 8-bit image the processor normalises (after the resize and CLIP's crop; the crop's
-// zero padding included), and the table that normalises it.
-InputPixels inputPixelsOf(const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int side) {
-  const vision::Preprocessed p = vision::preprocess(image, processor);
-  if (p.width != side || p.height != side)
-    throw Error(ErrorCode::InvalidArgument, "the image processor made a " + std::to_string(p.width) + "x" + std::to_string(p.height) +
-                                                " input, but the vision model takes " + std::to_string(side) + "x" + std::to_string(side));
-  InputPixels in;
-  in.image.width = in.image.height = side;
-  in.image.rgb.assign(size_t(side) * side * 3, 0);
-  for (int y = 0; y < side; ++y)
-    for (int x = 0; x < side; ++x) {
-      const int sy = y + p.cropTop, sx = x + p.cropLeft;
-      if (sy < 0 || sx < 0 || sy >= p.resized.height || sx >= p.resized.width) continue;
-      std::copy_n(p.resized.pixel(sx, sy), 3, in.image.pixel(x, y));
-    }
-  in.table = vision::valueTable(processor);
-  return in;
-}
 
 int64_t layerOf(const std::string& text) {
   if (text == "post_layernorm") return kPostLayernorm;
@@ -89,6 +71,29 @@ FeatureSet buildFeatures(const Target& target, const InputPixels& in, const visi
       input.push_back(ir);
     }
     return rectFeatures(s, p, input);
+  }
+  if (spec.kind == "masks") {
+    // Each mask image has the original image's size; an input pixel belongs to a mask when the
+    // original pixel under its centre does.
+    std::vector<std::vector<uint8_t>> masks;
+    size_t start = 0;
+    while (start <= spec.file.size()) {
+      const size_t end = std::min(spec.file.find(',', start), spec.file.size());
+      if (end > start) {
+        const std::vector<uint8_t> m = readMaskImage(spec.file.substr(start, end - start), geo.imageWidth(), geo.imageHeight());
+        std::vector<uint8_t> in(size_t(s) * s, 0);
+        for (int v = 0; v < s; ++v) {
+          const int y = int(std::floor(geo.toImageY(v + 0.5)));
+          for (int u = 0; u < s; ++u) {
+            const int x = int(std::floor(geo.toImageX(u + 0.5)));
+            if (x >= 0 && y >= 0 && x < geo.imageWidth() && y < geo.imageHeight()) in[size_t(v) * s + u] = m[size_t(y) * geo.imageWidth() + x];
+          }
+        }
+        masks.push_back(std::move(in));
+      }
+      start = end + 1;
+    }
+    return maskFeatures(s, p, std::move(masks));
   }
   throw Error(ErrorCode::InvalidArgument, "unknown feature kind '" + spec.kind + "'");
 }

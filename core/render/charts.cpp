@@ -1,4 +1,5 @@
 #include "render/charts.h"
+#include "render/colormap.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -32,22 +33,6 @@ cv::Scalar signColor(double v) {
   return scalar(v > 0 ? kChartPositiveColor : v < 0 ? kChartNegativeColor : kChartZeroColor);
 }
 
-// ASCII for cv::putText (Hershey fonts have no other glyphs): each non-ASCII UTF-8
-// character (lead byte plus its continuation bytes) and each control byte becomes one '?'.
-std::string asciiOnly(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += '?';
-      if (c >= 0xc0)
-        while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xc0) == 0x80) ++i;
-    }
-  }
-  return out;
-}
 
 cv::Size textSize(const std::string& s, double scale) {
   int baseline = 0;

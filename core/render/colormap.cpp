@@ -103,22 +103,6 @@ io::ImageU8 fromMat(const cv::Mat& rgb) {
   return out;
 }
 
-// ASCII for cv::putText: each non-ASCII UTF-8 character (lead byte plus its continuation
-// bytes) and each control byte becomes one '?'.
-std::string asciiOnly(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += '?';
-      if (c >= 0xc0)
-        while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xc0) == 0x80) ++i;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -272,6 +256,21 @@ void writePng(const std::filesystem::path& path, const io::ImageU8& image) {
   if (!cv::imencode(".png", bgr, png))
     throw Error(ErrorCode::Io, path.string() + ": PNG encoding failed", path.string());
   io::writeFileAtomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+}
+
+std::string asciiOnly(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += '?';
+      if (c >= 0xc0)
+        while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xc0) == 0x80) ++i;
+    }
+  }
+  return out;
 }
 
 }  // namespace vlm::render

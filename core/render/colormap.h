@@ -79,4 +79,8 @@ inline constexpr std::array<uint8_t, 3> kFrameBarColor = {24, 24, 24};
 // cannot be written.
 void writePng(const std::filesystem::path& path, const io::ImageU8& image);
 
+// ASCII for cv::putText (Hershey fonts have no other glyphs): each non-ASCII UTF-8 character
+// (lead byte plus its continuation bytes) and each control byte becomes one '?'.
+std::string asciiOnly(const std::string& s);
+
 }  // namespace vlm::render
