@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") { vlm::cli::printUsage(stdout); return 0; }
     if (a == "--model" && i + 1 < argc) { options.modelPath = QString::fromLocal8Bit(argv[++i]); continue; }
     if (a == "--screenshot" && i + 1 < argc) { options.screenshotPath = QString::fromLocal8Bit(argv[++i]); continue; }
+    if (a == "--explain-token" && i + 1 < argc) { options.explainToken = std::atoi(argv[++i]); continue; }
     if (!a.empty() && a[0] == '-') {
       // Qt's own options (-platform offscreen, -style fusion, ...) pass through to QApplication.
       static const char* withValue[] = {"-platform", "-style", "-stylesheet", "-display", "-geometry",

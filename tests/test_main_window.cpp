@@ -5,9 +5,17 @@
 
 #include <QApplication>
 #include <QLabel>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QThread>
+#include <QToolButton>
 
+#include "image_canvas.h"
+#include "job_runner.h"
 #include "main_window.h"
+#include "token_bar.h"
 
 using namespace vlm;
 
@@ -33,6 +41,74 @@ class TestMainWindow : public QObject {
     bool warned = false;
     for (auto* label : w.findChildren<QLabel*>()) warned |= label->text().contains(QStringLiteral("DEMO"));
     QVERIFY(warned);
+  }
+
+  // Real mouse and keyboard events: clicking a token chip explains it (an overlay appears on
+  // the canvas), the right arrow walks to the next token, the method combo re-explains.
+  void clickTokenShowsOverlay() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+    QVERIFY(ready.wait(60000));
+    QVERIFY(w.tokenBar()->count() >= 2);
+    QVERIFY(!w.canvas()->hasOverlay());
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
+    QVERIFY(explained.wait(60000));
+    QCOMPARE(explained.at(0).at(0).toInt(), 1);
+    QVERIFY(w.canvas()->hasOverlay());
+    QVERIFY(w.explanation().has_value());
+    QCOMPARE(w.explanation()->maps.at(0).position, int64_t(1));
+    QCOMPARE(w.explanation()->layer, std::string("post_layernorm"));
+    QCOMPARE(w.canvas()->imageSize(), QSize(512, 512));
+    w.tokenBar()->setFocus();
+    QTest::keyClick(w.tokenBar(), Qt::Key_Right);
+    QVERIFY(explained.wait(60000));
+    QCOMPARE(explained.at(1).at(0).toInt(), 2);
+    QCOMPARE(w.tokenBar()->selected(), 2);
+    // Another method on the same token: cross-attention on the last text layer.
+    auto* method = w.findChild<QComboBox*>();
+    QVERIFY(method);
+    method->setCurrentIndex(3);
+    QVERIFY(explained.wait(60000));
+    QCOMPARE(w.explanation()->method, std::string("xattn"));
+    QCOMPARE(w.explanation()->layer, std::string("text layer 1"));
+  }
+
+  // Cancel: a long job on the window's runner stops within 250 ms, the window stays usable
+  // (the caption is still there, a token can be explained afterwards).
+  void cancelKeepsWindowUsable() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+    QVERIFY(ready.wait(60000));
+    const QString caption = w.captionText();
+    QSignalSpy cancelled(w.jobs(), &ui::JobRunner::cancelled);
+    w.jobs()->run<int>(QStringLiteral("long"), [](const JobContext& job) {
+      for (int i = 0; i < 4000; ++i) {
+        job.throwIfCancelled();
+        QThread::msleep(5);
+      }
+      return 0;
+    }, [](int) {});
+    QTest::qWait(100);
+    QVERIFY(w.busy());
+    QElapsedTimer clock;
+    clock.start();
+    w.cancelWork();
+    QVERIFY(cancelled.wait(1000));
+    QVERIFY2(clock.elapsed() < 250, qPrintable(QString::number(clock.elapsed())));
+    QVERIFY(!w.busy());
+    QCOMPARE(w.captionText(), caption);
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
+    QVERIFY(explained.wait(60000));
   }
 
   // Without an image the window is ready when the model is (a screenshot then does not wait

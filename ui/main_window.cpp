@@ -1,66 +1,135 @@
 #include "main_window.h"
 
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
 #include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QImageReader>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLoggingCategory>
 #include <QMenuBar>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
 #include <QStatusBar>
 #include <QTimer>
 #include <QVBoxLayout>
-#include <QtConcurrent/QtConcurrent>
 
 #include "common/error.h"
+#include "image_canvas.h"
 #include "io/image.h"
+#include "job_runner.h"
 #include "pipeline/captioner.h"
+#include "render/colormap.h"
+#include "token_bar.h"
 
 namespace vlm::ui {
 
+namespace {
+
+struct ExplainView {
+  ExplainResult result;
+  QImage overlay;
+};
+
+QImage toQImage(const io::ImageU8& img) {
+  return QImage(img.rgb.data(), img.width, img.height, img.width * 3, QImage::Format_RGB888).copy();
+}
+
+// The map drawn over the original image with a colormap (the canvas applies the opacity).
+QImage overlayOf(const ExplainResult& r, const ExplainedMap& m, render::Colormap colormap) {
+  const std::vector<float> onImage = r.onImage(m);
+  return toQImage(render::heatmapImage(onImage.data(), r.geometry->imageWidth(), r.geometry->imageHeight(), colormap));
+}
+
+const ExplainMethod kMethods[] = {ExplainMethod::GradCam, ExplainMethod::HiResCam, ExplainMethod::GradTimesActivation,
+                                  ExplainMethod::CrossAttention, ExplainMethod::IntegratedGradients};
+
+}  // namespace
+
 MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWindow(parent), options_(options) {
   setWindowTitle(QStringLiteral("VLMScope"));
+  jobs_ = new JobRunner(this);
   auto* central = new QWidget(this);
   auto* layout = new QVBoxLayout(central);
   modelLabel_ = new QLabel(tr("No model loaded."), central);
   modelLabel_->setWordWrap(true);
-  imageLabel_ = new QLabel(tr("Open an image (File > Open)."), central);
-  imageLabel_->setAlignment(Qt::AlignCenter);
-  imageLabel_->setMinimumSize(320, 240);
+  auto* splitter = new QSplitter(Qt::Horizontal, central);
+  canvas_ = new ImageCanvas(splitter);
+  auto* panel = new QWidget(splitter);
+  buildMethodPanel(panel);
+  splitter->addWidget(canvas_);
+  splitter->addWidget(panel);
+  splitter->setStretchFactor(0, 1);
   captionLabel_ = new QLabel(central);
   captionLabel_->setWordWrap(true);
   captionLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  QFont f = captionLabel_->font();
-  f.setPointSizeF(f.pointSizeF() * 1.4);
-  captionLabel_->setFont(f);
+  tokens_ = new TokenBar(central);
+  QFont f = tokens_->font();
+  f.setPointSizeF(f.pointSizeF() * 1.3);
+  tokens_->setFont(f);
+  explainLabel_ = new QLabel(central);
+  explainLabel_->setWordWrap(true);
   auto* row = new QHBoxLayout();
   captionButton_ = new QPushButton(tr("Caption"), central);
   cancelButton_ = new QPushButton(tr("Cancel"), central);
   progress_ = new QProgressBar(central);
-  progress_->setRange(0, 0);
+  progress_->setRange(0, 100);
   row->addWidget(captionButton_);
   row->addWidget(cancelButton_);
   row->addWidget(progress_, 1);
   layout->addWidget(modelLabel_);
-  layout->addWidget(imageLabel_, 1);
+  layout->addWidget(splitter, 1);
   layout->addWidget(captionLabel_);
+  layout->addWidget(tokens_);
+  layout->addWidget(explainLabel_);
   layout->addLayout(row);
   setCentralWidget(central);
 
   auto* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open image..."), QKeySequence::Open, this, &MainWindow::openImageDialog);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  auto* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("&Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), canvas_, &ImageCanvas::fitToWindow);
+  view->addAction(tr("&Actual size (100 %)"), QKeySequence(Qt::CTRL | Qt::Key_1), canvas_, &ImageCanvas::actualSize);
+  view->addAction(tr("Zoom &in"), QKeySequence::ZoomIn, canvas_, [this] { canvas_->zoomBy(1.25); });
+  view->addAction(tr("Zoom &out"), QKeySequence::ZoomOut, canvas_, [this] { canvas_->zoomBy(0.8); });
 
-  watcher_ = new QFutureWatcher<QString>(this);
   connect(captionButton_, &QPushButton::clicked, this, &MainWindow::captionCurrentImage);
   connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelWork);
-  setBusy(false);
-  resize(1000, 760);
+  connect(tokens_, &TokenBar::tokenSelected, this, &MainWindow::explainToken);
+  connect(canvas_, &ImageCanvas::hoveredPixel, this, &MainWindow::showHovered);
+  connect(jobs_, &JobRunner::started, this, [this](const QString& what) {
+    progress_->setValue(0);
+    progress_->setVisible(true);
+    cancelButton_->setVisible(true);
+    statusBar()->showMessage(what);
+  });
+  connect(jobs_, &JobRunner::progressed, this, [this](double fraction, const QString& stage) {
+    progress_->setValue(int(fraction * 100));
+    progress_->setFormat(stage + QStringLiteral(" %p%"));
+  });
+  connect(jobs_, &JobRunner::cancelled, this, [this](const QString& what) { statusBar()->showMessage(tr("Cancelled: %1").arg(what), 4000); });
+  connect(jobs_, &JobRunner::failed, this, [this](const QString&, const QString& message) { Q_EMIT workFailed(message); });
+  connect(jobs_, &JobRunner::idle, this, [this] {
+    progress_->setVisible(false);
+    cancelButton_->setVisible(false);
+    captionButton_->setEnabled(captioner_ && !imagePath_.isEmpty());
+  });
+  progress_->setVisible(false);
+  cancelButton_->setVisible(false);
+  captionButton_->setEnabled(false);
+  resize(1200, 820);
 
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
+  if (options.explainToken > 0)
+    connect(this, &MainWindow::captionReady, this, [this] { tokens_->select(options_.explainToken); });
   if (!options.screenshotPath.isEmpty()) {
     auto shoot = [this] {
       QTimer::singleShot(200, this, [this] {
@@ -68,7 +137,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
         QApplication::quit();
       });
     };
-    connect(this, &MainWindow::captionReady, this, shoot);
+    connect(this, options.explainToken > 0 ? &MainWindow::explanationReady : &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
     // Without an image there is no caption to wait for: the window is ready once the model is.
     connect(this, &MainWindow::modelReady, this, [this, shoot] {
@@ -77,40 +146,86 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   }
 }
 
-MainWindow::~MainWindow() {
-  // Quitting while a job runs: ask it to stop and wait, so nothing outlives the window.
-  stop_.request_stop();
-  watcher_->waitForFinished();
+MainWindow::~MainWindow() = default;  // the job runner (a child) cancels and waits
+
+void MainWindow::buildMethodPanel(QWidget* panel) {
+  auto* form = new QFormLayout(panel);
+  method_ = new QComboBox(panel);
+  method_->addItems({tr("Grad-CAM"), tr("HiResCAM"), tr("Grad x Activation"), tr("Cross-attention Grad-CAM"), tr("Integrated gradients")});
+  layer_ = new QSlider(Qt::Horizontal, panel);
+  layerLabel_ = new QLabel(panel);
+  colormap_ = new QComboBox(panel);
+  colormap_->addItems({QStringLiteral("viridis"), QStringLiteral("inferno"), QStringLiteral("jet"), QStringLiteral("gray")});
+  opacity_ = new QSlider(Qt::Horizontal, panel);
+  opacity_->setRange(0, 100);
+  opacity_->setValue(50);
+  overlayOn_ = new QCheckBox(tr("Show overlay"), panel);
+  overlayOn_->setChecked(true);
+  gridOn_ = new QCheckBox(tr("Patch grid"), panel);
+  form->addRow(tr("Method"), method_);
+  form->addRow(tr("Layer (shallow -> deep)"), layer_);
+  form->addRow(QString(), layerLabel_);
+  form->addRow(tr("Colormap"), colormap_);
+  form->addRow(tr("Opacity"), opacity_);
+  form->addRow(overlayOn_);
+  form->addRow(gridOn_);
+  panel->setMinimumWidth(260);
+  connect(method_, &QComboBox::currentIndexChanged, this, [this] {
+    updateLayerSlider();
+    reexplain();
+  });
+  connect(layer_, &QSlider::valueChanged, this, [this] {
+    updateLayerSlider();
+    reexplain();
+  });
+  connect(colormap_, &QComboBox::currentIndexChanged, this, [this] {
+    if (explanation_ && !explanation_->maps.empty())
+      canvas_->setOverlay(overlayOf(*explanation_, explanation_->maps[0], *render::parseColormap(colormap_->currentText().toStdString())));
+  });
+  connect(opacity_, &QSlider::valueChanged, this, [this](int v) { canvas_->setOverlayOpacity(v / 100.0); });
+  connect(overlayOn_, &QCheckBox::toggled, this, [this](bool on) { canvas_->setOverlayVisible(on); });
+  connect(gridOn_, &QCheckBox::toggled, this, [this](bool on) { canvas_->setGridVisible(on); });
+  updateLayerSlider();
+}
+
+// The layer slider follows the method: vision layers 0..L-1 and post_layernorm (L) for the
+// Grad-CAM family, text layers for cross-attention, none for integrated gradients.
+void MainWindow::updateLayerSlider() {
+  const ExplainMethod m = kMethods[method_->currentIndex()];
+  const int vision = captioner_ ? captioner_->visionLayers() : 1, text = captioner_ ? captioner_->textLayers() : 1;
+  const QSignalBlocker block(layer_);
+  if (m == ExplainMethod::IntegratedGradients) {
+    layer_->setEnabled(false);
+    layerLabel_->setText(tr("pixels"));
+    return;
+  }
+  layer_->setEnabled(true);
+  const int top = m == ExplainMethod::CrossAttention ? text - 1 : vision;
+  if (layer_->maximum() != top) {
+    layer_->setRange(0, top);
+    layer_->setValue(top);
+  }
+  if (m == ExplainMethod::CrossAttention) layerLabel_->setText(tr("text layer %1 of 0..%2").arg(layer_->value()).arg(top));
+  else if (layer_->value() == vision) layerLabel_->setText(tr("post_layernorm (after layer %1)").arg(vision - 1));
+  else layerLabel_->setText(tr("vision layer %1 of 0..%2").arg(layer_->value()).arg(vision - 1));
+}
+
+ExplainOptions MainWindow::currentOptions(int position) const {
+  ExplainOptions o;
+  o.method = kMethods[method_->currentIndex()];
+  o.scope = TokenScope::One;
+  o.token = position;
+  o.ids = ids_;
+  if (o.method == ExplainMethod::CrossAttention) o.layer = layer_->value();
+  else if (o.method != ExplainMethod::IntegratedGradients) {
+    if (captioner_ && layer_->value() == captioner_->visionLayers()) o.postLayernorm = true;
+    else o.layer = layer_->value();
+  }
+  return o;
 }
 
 QString MainWindow::captionText() const { return captionLabel_->text(); }
-bool MainWindow::busy() const { return watcher_->isRunning(); }
-
-void MainWindow::setBusy(bool busy, const QString& what) {
-  progress_->setVisible(busy);
-  cancelButton_->setVisible(busy);
-  captionButton_->setEnabled(!busy && captioner_ && !imagePath_.isEmpty());
-  if (busy) statusBar()->showMessage(what);
-}
-
-void MainWindow::startJob(std::function<QString(std::stop_token)> work, std::function<void(const QString&)> done,
-                          const QString& what) {
-  stop_ = std::stop_source();
-  const std::stop_token token = stop_.get_token();
-  watcher_->disconnect(this);
-  setBusy(true, what);
-  connect(watcher_, &QFutureWatcher<QString>::finished, this, [this, done = std::move(done)] {
-    const QString result = watcher_->result();
-    statusBar()->clearMessage();
-    done(result);
-    setBusy(false);
-    if (pendingCaption_) {
-      pendingCaption_ = false;
-      captionCurrentImage();
-    }
-  });
-  watcher_->setFuture(QtConcurrent::run([work = std::move(work), token]() { return work(token); }));
-}
+bool MainWindow::busy() const { return jobs_->busy(); }
 
 void MainWindow::openImageDialog() {
   const QString path = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
@@ -124,41 +239,32 @@ void MainWindow::openImage(const QString& path) {
   const QImage image = reader.read();
   if (image.isNull()) {
     statusBar()->showMessage(tr("Cannot open %1: %2").arg(path, reader.errorString()));
+    Q_EMIT workFailed(tr("Cannot open %1: %2").arg(path, reader.errorString()));
     return;
   }
   imagePath_ = path;
-  imageLabel_->setPixmap(QPixmap::fromImage(image).scaled(800, 560, Qt::KeepAspectRatio, Qt::SmoothTransformation));
+  image_ = image;
+  canvas_->setImage(image);
   captionLabel_->clear();
+  tokens_->clear();
+  explanation_.reset();
+  explainLabel_->clear();
+  ids_.clear();
   statusBar()->showMessage(tr("%1 (%2 x %3)").arg(path).arg(image.width()).arg(image.height()));
   setWindowTitle(tr("VLMScope - %1").arg(QFileInfo(path).fileName()));
   captionCurrentImage();
 }
 
 void MainWindow::loadModel(const QString& spec) {
-  if (busy()) cancelWork();
-  watcher_->waitForFinished();
   captioner_.reset();
+  tokens_->clear();
+  explanation_.reset();
   modelLabel_->setText(tr("Loading %1 ...").arg(spec));
   const std::string s = spec.toStdString();
-  auto holder = std::make_shared<std::shared_ptr<vlm::Captioner>>();
-  pendingCaption_ = true;
-  startJob(
-      [s, holder](std::stop_token) -> QString {
-        try {
-          *holder = std::shared_ptr<vlm::Captioner>(vlm::Captioner::load(s).release());
-          return {};
-        } catch (...) {
-          return QString::fromStdString(vlm::describeCurrentException());
-        }
-      },
-      [this, holder, spec](const QString& error) {
-        if (!error.isEmpty()) {
-          pendingCaption_ = false;
-          modelLabel_->setText(tr("Could not load the model: %1").arg(error));
-          Q_EMIT workFailed(error);
-          return;
-        }
-        captioner_ = *holder;
+  jobs_->run<std::shared_ptr<Captioner>>(
+      tr("Loading model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<Captioner>(Captioner::load(s, {}, job)); },
+      [this, spec](std::shared_ptr<Captioner> c) {
+        captioner_ = std::move(c);
         QString text = tr("Model: %1").arg(spec);
         if (options_.demoModel)
           text = tr("Model: %1 - the bundled tiny DEMO checkpoint with random weights: its captions are nonsense. "
@@ -166,46 +272,96 @@ void MainWindow::loadModel(const QString& spec) {
                     "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
                      .arg(spec);
         modelLabel_->setText(text);
+        updateLayerSlider();
         Q_EMIT modelReady(spec);
+        captionCurrentImage();
       },
-      tr("Loading model %1").arg(spec));
+      [this](const QString& error) { modelLabel_->setText(tr("Could not load the model: %1").arg(error)); });
 }
 
 void MainWindow::captionCurrentImage() {
   if (!captioner_ || imagePath_.isEmpty()) return;
-  if (busy()) {  // a newer request supersedes the running one
-    pendingCaption_ = true;
-    stop_.request_stop();
-    return;
-  }
   const auto captioner = captioner_;
   const std::string path = imagePath_.toStdString();
   captionLabel_->setText(tr("Captioning..."));
-  startJob(
-      [captioner, path](std::stop_token stop) -> QString {
-        try {
-          const vlm::JobContext job(stop);
-          const auto result = captioner->caption(vlm::io::loadImage(path), vlm::CaptionOptions{}, job);
-          return QStringLiteral("ok:") + QString::fromStdString(result.caption);
-        } catch (...) {
-          return QString::fromStdString(vlm::describeCurrentException());
-        }
+  tokens_->clear();
+  jobs_->run<CaptionResult>(
+      tr("Captioning %1").arg(QFileInfo(imagePath_).fileName()),
+      [captioner, path](const JobContext& job) { return captioner->caption(io::loadImage(path), CaptionOptions{}, job); },
+      [this](CaptionResult r) {
+        ids_ = r.ids;
+        const QString caption = QString::fromStdString(r.caption);
+        captionLabel_->setText(caption);
+        QStringList tokens;
+        for (const auto& t : r.tokens) tokens << QString::fromStdString(t);
+        tokens_->setTokens(tokens);
+        explainLabel_->setText(tr("Click a word (or use the left / right keys) to see why the model said it."));
+        Q_EMIT captionReady(caption);
       },
-      [this](const QString& r) {
-        if (r.startsWith(QStringLiteral("ok:"))) {
-          captionLabel_->setText(r.mid(3));
-          Q_EMIT captionReady(r.mid(3));
-        } else if (r == QStringLiteral("cancelled")) {
-          captionLabel_->setText(tr("(cancelled)"));
-        } else {
-          captionLabel_->setText(tr("Error: %1").arg(r));
-          Q_EMIT workFailed(r);
-        }
-      },
-      tr("Captioning %1").arg(imagePath_));
+      [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
 }
 
-void MainWindow::cancelWork() { stop_.request_stop(); }
+void MainWindow::reexplain() {
+  if (tokens_->selected() > 0) explainToken(tokens_->selected());
+}
+
+void MainWindow::explainToken(int position) {
+  if (!captioner_ || ids_.empty() || imagePath_.isEmpty()) return;
+  const auto captioner = captioner_;
+  const std::string path = imagePath_.toStdString();
+  const ExplainOptions o = currentOptions(position);
+  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  explainLabel_->setText(tr("Explaining token %1 ...").arg(position));
+  jobs_->run<ExplainView>(
+      tr("Explaining token %1 (%2)").arg(position).arg(method_->currentText()),
+      [captioner, path, o, colormap](const JobContext& job) {
+        ExplainView v;
+        v.result = explainCaption(*captioner, io::loadImage(path), o, job);
+        v.overlay = overlayOf(v.result, v.result.maps.at(0), colormap);
+        return v;
+      },
+      [this, position](ExplainView v) {
+        showExplanation(v.result, v.overlay);
+        Q_EMIT explanationReady(position);
+      },
+      [this](const QString& error) { explainLabel_->setText(tr("Error: %1").arg(error)); });
+}
+
+void MainWindow::showExplanation(const ExplainResult& r, const QImage& overlay) {
+  explanation_ = r;
+  canvas_->setOverlay(overlay);
+  const ExplainedMap& m = r.maps.at(0);
+  QString text = tr("%1, %2: token %3 '%4', log p = %5").arg(QString::fromStdString(r.method), QString::fromStdString(r.layer)).arg(m.position).arg(QString::fromStdString(m.token)).arg(m.y, 0, 'f', 4);
+  for (const auto& n : r.notes) text += QStringLiteral("\n") + tr("Note: %1").arg(QString::fromStdString(n));
+  explainLabel_->setText(text);
+  // Patch borders in image coordinates, from the processor's geometry.
+  const vision::InputGeometry& g = *r.geometry;
+  std::vector<QLineF> lines;
+  const double x0 = g.toImageX(0), x1 = g.toImageX(g.inputSize()), y0 = g.toImageY(0), y1 = g.toImageY(g.inputSize());
+  for (int k = 0; k <= g.gridSide(); ++k) {
+    const double u = k * g.patchSize();
+    lines.emplace_back(g.toImageX(u), y0, g.toImageX(u), y1);
+    lines.emplace_back(x0, g.toImageY(u), x1, g.toImageY(u));
+  }
+  canvas_->setGridLines(lines);
+  canvas_->setGridVisible(gridOn_->isChecked());
+}
+
+void MainWindow::showHovered(int x, int y) {
+  if (x < 0) return;
+  QString s = tr("x %1, y %2").arg(x).arg(y);
+  if (explanation_ && explanation_->geometry) {
+    if (auto p = explanation_->geometry->patchAtImagePixel(x, y)) {
+      const int g = explanation_->geometry->gridSide();
+      s += tr("  patch %1 (row %2, column %3)").arg(*p).arg(*p / g).arg(*p % g);
+    } else {
+      s += tr("  (cropped away by the processor)");
+    }
+  }
+  statusBar()->showMessage(s);
+}
+
+void MainWindow::cancelWork() { jobs_->cancel(); }
 
 int runGui(int argc, char** argv, const StartOptions& options) {
   QApplication app(argc, argv);

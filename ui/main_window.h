@@ -1,30 +1,39 @@
 #pragma once
-// The main window. For now: the image, the loaded model (and whether it is the bundled demo
-// model), the caption computed in the background with progress and cancel.
+// The main window: the image canvas with heatmap overlays, the caption as token chips, the
+// method panel (Grad-CAM family with a layer slider, cross-attention, integrated gradients),
+// and every long operation on the job runner with progress and cancel.
 
-#include <QFutureWatcher>
 #include <QMainWindow>
 #include <QString>
 
 #include <memory>
-#include <stop_token>
+#include <optional>
+
+#include "pipeline/explainer.h"
 
 namespace vlm {
 class Captioner;
-struct CaptionResult;
 }  // namespace vlm
 
+class QCheckBox;
+class QComboBox;
 class QLabel;
 class QProgressBar;
 class QPushButton;
+class QSlider;
 
 namespace vlm::ui {
+
+class ImageCanvas;
+class JobRunner;
+class TokenBar;
 
 struct StartOptions {
   QString modelPath;        // checkpoint folder or hub id; empty: none loaded
   QString imagePath;        // image to open at start; empty: none
   bool demoModel = false;   // the model is the bundled tiny demo checkpoint
   QString screenshotPath;   // save the window there once the first caption is shown, then quit
+  int explainToken = 0;     // > 0: explain this token once the caption is shown (screenshots)
 };
 
 class MainWindow : public QMainWindow {
@@ -33,38 +42,57 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(const StartOptions& options, QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  QString captionText() const;  // what the caption label shows (tests)
+  QString captionText() const;  // the caption as shown (tests)
   bool busy() const;
+  JobRunner* jobs() const { return jobs_; }
+  TokenBar* tokenBar() const { return tokens_; }
+  ImageCanvas* canvas() const { return canvas_; }
+  const std::optional<ExplainResult>& explanation() const { return explanation_; }
 
  public Q_SLOTS:
   void openImage(const QString& path);
   void openImageDialog();
   void loadModel(const QString& spec);
   void captionCurrentImage();
+  void explainToken(int position);  // with the method panel's settings
   void cancelWork();
 
  Q_SIGNALS:
   void captionReady(const QString& caption);
+  void explanationReady(int position);
   void workFailed(const QString& message);
   void modelReady(const QString& spec);
 
  private:
-  struct Job;
-  void startJob(std::function<QString(std::stop_token)> work, std::function<void(const QString&)> done, const QString& what);
-  void setBusy(bool busy, const QString& what = {});
+  void buildMethodPanel(QWidget* panel);
+  void updateLayerSlider();
+  void showExplanation(const ExplainResult& result, const QImage& overlay);
+  void showHovered(int x, int y);
+  void reexplain();
+  ExplainOptions currentOptions(int position) const;
 
   StartOptions options_;
   QString imagePath_;
+  QImage image_;
   std::shared_ptr<vlm::Captioner> captioner_;
+  std::vector<int64_t> ids_;
+  std::optional<ExplainResult> explanation_;
+  JobRunner* jobs_ = nullptr;
+  ImageCanvas* canvas_ = nullptr;
+  TokenBar* tokens_ = nullptr;
   QLabel* modelLabel_ = nullptr;
-  QLabel* imageLabel_ = nullptr;
   QLabel* captionLabel_ = nullptr;
+  QLabel* explainLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QPushButton* captionButton_ = nullptr;
   QPushButton* cancelButton_ = nullptr;
-  QFutureWatcher<QString>* watcher_ = nullptr;
-  std::stop_source stop_;
-  bool pendingCaption_ = false;
+  QComboBox* method_ = nullptr;
+  QComboBox* colormap_ = nullptr;
+  QSlider* layer_ = nullptr;
+  QLabel* layerLabel_ = nullptr;
+  QSlider* opacity_ = nullptr;
+  QCheckBox* overlayOn_ = nullptr;
+  QCheckBox* gridOn_ = nullptr;
 };
 
 // Runs the GUI event loop (QApplication must not exist yet).

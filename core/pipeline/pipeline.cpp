@@ -48,6 +48,9 @@ BlipPipeline::~BlipPipeline() = default;
 std::string BlipPipeline::modelName() const { return state_->spec; }
 std::filesystem::path BlipPipeline::modelDir() const { return state_->location.dir; }
 int BlipPipeline::imageSize() const { return static_cast<int>(state_->config().vision.imageSize); }
+int BlipPipeline::patchSize() const { return static_cast<int>(state_->config().vision.patchSize); }
+int BlipPipeline::visionLayers() const { return static_cast<int>(state_->config().vision.numHiddenLayers); }
+int BlipPipeline::textLayers() const { return static_cast<int>(state_->config().text.numHiddenLayers); }
 
 std::vector<std::string> BlipPipeline::tokensOf(const std::vector<int64_t>& ids) const {
   const text::WordPieceTokenizer& tok = *state_->tokenizer;

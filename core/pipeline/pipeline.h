@@ -15,6 +15,9 @@ class BlipPipeline {
   std::string modelName() const;           // what the user gave (folder or hub id)
   std::filesystem::path modelDir() const;  // the resolved folder
   int imageSize() const;                   // the model's input side in pixels
+  int patchSize() const;                   // the ViT's patch side in pixels
+  int visionLayers() const;                // vision encoder layers (explainable 0..n-1, then post_layernorm)
+  int textLayers() const;                  // text layers with cross-attention to the image
   std::vector<std::string> tokensOf(const std::vector<int64_t>& ids) const;  // "[DEC]" for the decoder start
   std::string decodeForDisplay(const std::vector<int64_t>& ids) const;     // as transformers' fast tokenizer decodes
   std::vector<std::string> loadNotes() const;  // e.g. tied weights that were substituted

@@ -1,0 +1,61 @@
+#pragma once
+// The image canvas: the image with a heatmap overlay (opacity, on/off), zoom with the wheel
+// (around the cursor), fit to the window and 100 %, panning by dragging, optional patch-grid
+// lines, and the image pixel under the cursor.
+
+#include <QGraphicsView>
+#include <QImage>
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+class QGraphicsPixmapItem;
+class QGraphicsItemGroup;
+
+namespace vlm::ui {
+
+class ImageCanvas : public QGraphicsView {
+  Q_OBJECT
+ public:
+  explicit ImageCanvas(QWidget* parent = nullptr);
+
+  void setImage(const QImage& image);  // clears the overlay and the grid
+  bool hasImage() const;
+  QSize imageSize() const;
+  // An overlay of the image's size (drawn over it with the current opacity); a null image clears it.
+  void setOverlay(const QImage& overlay);
+  bool hasOverlay() const;
+  void setOverlayOpacity(double opacity);  // 0..1
+  double overlayOpacity() const { return opacity_; }
+  void setOverlayVisible(bool visible);
+  bool overlayVisible() const { return overlayVisible_; }
+  // Lines between patches, given as polylines in image coordinates; empty = none.
+  void setGridLines(const std::vector<QLineF>& lines);
+  void setGridVisible(bool visible);
+  double zoom() const;
+
+ public Q_SLOTS:
+  void fitToWindow();
+  void actualSize();
+  void zoomBy(double factor);
+
+ Q_SIGNALS:
+  void hoveredPixel(int x, int y);  // -1, -1 when the cursor leaves the image
+  void zoomChanged(double zoom);
+
+ protected:
+  void wheelEvent(QWheelEvent* event) override;
+  void mouseMoveEvent(QMouseEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
+
+ private:
+  QGraphicsPixmapItem* image_ = nullptr;
+  QGraphicsPixmapItem* overlay_ = nullptr;
+  QGraphicsItemGroup* grid_ = nullptr;
+  double opacity_ = 0.5;
+  bool overlayVisible_ = true;
+  bool fitted_ = true;  // keep fitting on resize until the user zooms
+};
+
+}  // namespace vlm::ui

@@ -1,0 +1,66 @@
+#pragma once
+// The one place where the window's long work runs: a single worker thread for core jobs, with
+// progress, cancel and supersede. A job is a function of a vlm::JobContext that returns a value
+// struct; its result (or its error message) is delivered on the GUI thread. Widgets never run
+// core work themselves and never see LibTorch.
+//
+// Supersede: a new request cancels the running job (its result is dropped) and replaces a
+// request that has not started yet, so clicking tokens quickly never queues minutes of work.
+// Destroying the runner cancels the running job and waits for it.
+
+#include <QObject>
+#include <QString>
+
+#include <any>
+#include <functional>
+#include <memory>
+#include <stop_token>
+
+#include "common/job.h"
+
+class QThreadPool;
+
+namespace vlm::ui {
+
+class JobRunner : public QObject {
+  Q_OBJECT
+ public:
+  explicit JobRunner(QObject* parent = nullptr);
+  ~JobRunner() override;
+
+  // Runs work(job) on the worker thread, then done(result) on the GUI thread; on an exception
+  // failed(message) with describeCurrentException()'s one line; a cancelled job calls neither.
+  template <class T>
+  void run(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
+           std::function<void(const QString&)> failed = {}) {
+    submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed));
+  }
+
+  void cancel();      // the running job and the waiting request
+  bool busy() const;  // a job runs or waits
+  QString current() const;  // what the running job is ("" when idle)
+  // Blocks until the worker is idle (tests, shutdown); events are not processed.
+  void waitForIdle();
+
+ Q_SIGNALS:
+  void started(const QString& what);
+  void progressed(double fraction, const QString& stage);
+  void succeeded(const QString& what);
+  void failed(const QString& what, const QString& message);
+  void cancelled(const QString& what);
+  void idle();  // nothing runs or waits any more
+
+ private:
+  struct Request;
+  void submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
+              std::function<void(const QString&)> failed);
+  void startNext();
+  void onFinished(quint64 id);
+
+  QThreadPool* pool_ = nullptr;
+  std::shared_ptr<Request> running_, waiting_;
+  quint64 nextId_ = 1;
+};
+
+}  // namespace vlm::ui
