@@ -117,6 +117,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   connect(jobs_, &JobRunner::cancelled, this, [this](const QString& what) { statusBar()->showMessage(tr("Cancelled: %1").arg(what), 4000); });
   connect(jobs_, &JobRunner::failed, this, [this](const QString&, const QString& message) { Q_EMIT workFailed(message); });
   connect(jobs_, &JobRunner::idle, this, [this] {
+    statusBar()->showMessage(tr("Ready"), 3000);
     progress_->setVisible(false);
     cancelButton_->setVisible(false);
     captionButton_->setEnabled(captioner_ && !imagePath_.isEmpty());
@@ -137,7 +138,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
         QApplication::quit();
       });
     };
-    connect(this, options.explainToken > 0 ? &MainWindow::explanationReady : &MainWindow::captionReady, this, shoot);
+    if (options.explainToken > 0) connect(this, &MainWindow::explanationReady, this, shoot);
+    else connect(this, &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
     // Without an image there is no caption to wait for: the window is ready once the model is.
     connect(this, &MainWindow::modelReady, this, [this, shoot] {

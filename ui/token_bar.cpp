@@ -1,21 +1,22 @@
 #include "token_bar.h"
 
-#include <QHBoxLayout>
+#include "flow_layout.h"
+
 #include <QKeyEvent>
 #include <QToolButton>
 
 namespace vlm::ui {
 
 TokenBar::TokenBar(QWidget* parent) : QWidget(parent) {
-  layout_ = new QHBoxLayout(this);
-  layout_->setContentsMargins(0, 0, 0, 0);
-  layout_->setSpacing(2);
-  layout_->addStretch(1);
+  layout_ = new FlowLayout(this, 2);
   setFocusPolicy(Qt::StrongFocus);
 }
 
 void TokenBar::clear() {
-  for (auto* b : buttons_) b->deleteLater();
+  for (auto* b : buttons_) {
+    layout_->removeWidget(b);
+    b->deleteLater();
+  }
   buttons_.clear();
   tokens_.clear();
   selected_ = -1;
@@ -34,9 +35,9 @@ void TokenBar::setTokens(const QStringList& tokens) {
     b->setAutoRaise(false);
     b->setToolTip(tr("token %1: %2").arg(k).arg(tokens[k]));
     b->setProperty("position", k);
-    b->setStyleSheet(continuation ? QStringLiteral("QToolButton { margin-left: -2px; }") : QString());
+    if (continuation) b->setToolTip(tr("token %1: %2 (continues the previous word)").arg(k).arg(tokens[k]));
     connect(b, &QToolButton::clicked, this, [this, k] { select(k); });
-    layout_->insertWidget(layout_->count() - 1, b);
+    layout_->addWidget(b);
     buttons_.push_back(b);
   }
 }

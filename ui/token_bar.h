@@ -1,13 +1,13 @@
 #pragma once
 // The caption (or answer) as clickable token chips. Position K is the K-th generated token
-// ([DEC] = 0 is not shown). Left / right walk the tokens; a click or a key selects one.
+// ([DEC] = 0 is not shown), wrapped onto several lines when long. Left / right walk the tokens;
+// a click or a key selects one.
 
 #include <QStringList>
 #include <QWidget>
 
 #include <vector>
 
-class QHBoxLayout;
 class QToolButton;
 
 namespace vlm::ui {
@@ -16,8 +16,8 @@ class TokenBar : public QWidget {
   Q_OBJECT
  public:
   explicit TokenBar(QWidget* parent = nullptr);
-  // tokens[0] is [DEC] (not shown); WordPiece continuations ("##s") are drawn joined to the
-  // previous chip.
+  // tokens[0] is [DEC] (not shown); WordPiece continuations ("##s") are shown without "##"
+  // (their tooltip says they continue the previous word).
   void setTokens(const QStringList& tokens);
   void clear();
   int count() const { return int(buttons_.size()); }
@@ -37,7 +37,7 @@ class TokenBar : public QWidget {
   void keyPressEvent(QKeyEvent* event) override;
 
  private:
-  QHBoxLayout* layout_ = nullptr;
+  class FlowLayout* layout_ = nullptr;
   std::vector<QToolButton*> buttons_;
   QStringList tokens_;
   int selected_ = -1;
