@@ -86,8 +86,9 @@ bool isSubcommand(const char* name) {
 void printUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: vlmscope [--model M] [IMAGE]          start the workbench (GUI)\n"
-               "       vlmscope [--model M] IMAGE [--explain-token K] --screenshot FILE.png\n"
-               "                                             render the window (after the caption / token K's map) and quit\n"
+               "       vlmscope [--model M] IMAGE [--explain-token K] [--mask x,y,w,h ...] --screenshot FILE.png\n"
+               "                                             render the window (after the caption / token K's map /\n"
+               "                                             the masked regeneration) and quit\n"
                "       vlmscope --version\n"
                "       vlmscope SUBCOMMAND [options]         headless\n\nsubcommands:\n");
   for (const auto& c : kCommands) std::fprintf(out, "  %s\n", c.usage);

@@ -9,4 +9,7 @@ out=docs/screenshots
 mkdir -p "$out"
 # The bundled demo model and image, Grad-CAM of the second caption token.
 xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --explain-token 2 --screenshot "$out/main-window.png"
-echo "wrote $out/main-window.png"
+# The same with two masks drawn and the caption regenerated (word diff, log-probability change).
+xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --explain-token 2 --mask 60,40,200,180 --mask 300,300,180,200 \
+  --screenshot "$out/masks-regenerate.png"
+echo "wrote $out/main-window.png $out/masks-regenerate.png"

@@ -14,6 +14,7 @@
 
 #include "image_canvas.h"
 #include "job_runner.h"
+#include <QUndoStack>
 #include "main_window.h"
 #include "token_bar.h"
 
@@ -109,6 +110,65 @@ class TestMainWindow : public QObject {
     QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
     QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
     QVERIFY(explained.wait(60000));
+  }
+
+  // Masks with real mouse events: a drag draws a rectangle, undo removes it, redo brings it
+  // back, two clicks draw another; regenerate shows the before / after captions with the diff;
+  // "Mask top region" adds the map's top patches as one undoable step.
+  void drawMasksUndoRegenerate() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    ui::MainWindow w(o);
+    w.resize(1200, 820);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+    QVERIFY(ready.wait(60000));
+    auto* canvas = w.canvas();
+    auto* draw = w.findChild<QPushButton*>(QStringLiteral("drawMasks"));
+    QVERIFY(draw);
+    QTest::mouseClick(draw, Qt::LeftButton);
+    QVERIFY(canvas->maskMode());
+    // Image pixels (100, 100) -> (300, 250) in viewport coordinates.
+    const QPoint a = canvas->mapFromScene(QPointF(100, 100)), b = canvas->mapFromScene(QPointF(300, 250));
+    QTest::mousePress(canvas->viewport(), Qt::LeftButton, {}, a);
+    QTest::mouseMove(canvas->viewport(), (a + b) / 2);
+    QTest::mouseMove(canvas->viewport(), b);
+    QTest::mouseRelease(canvas->viewport(), Qt::LeftButton, {}, b);
+    QCOMPARE(canvas->masks().size(), size_t(1));
+    const QRectF r = canvas->masks()[0];
+    QVERIFY2(std::abs(r.left() - 100) < 3 && std::abs(r.top() - 100) < 3 && std::abs(r.right() - 300) < 3 && std::abs(r.bottom() - 250) < 3,
+             qPrintable(QString("%1 %2 %3 %4").arg(r.left()).arg(r.top()).arg(r.right()).arg(r.bottom())));
+    w.undoStack()->undo();
+    QCOMPARE(canvas->masks().size(), size_t(0));
+    w.undoStack()->redo();
+    QCOMPARE(canvas->masks().size(), size_t(1));
+    // Two clicks: the corners (350, 350) and (450, 480).
+    const QPoint c = canvas->mapFromScene(QPointF(350, 350)), d = canvas->mapFromScene(QPointF(450, 480));
+    QTest::mouseClick(canvas->viewport(), Qt::LeftButton, {}, c);
+    QTest::mouseMove(canvas->viewport(), d);
+    QTest::mouseClick(canvas->viewport(), Qt::LeftButton, {}, d);
+    QCOMPARE(canvas->masks().size(), size_t(2));
+
+    QSignalSpy regenerated(&w, &ui::MainWindow::regenerated);
+    QTest::mouseClick(w.findChild<QPushButton*>(QStringLiteral("regenerate")), Qt::LeftButton);
+    QVERIFY(regenerated.wait(60000));
+    QVERIFY(w.regeneration().has_value());
+    QCOMPARE(QString::fromStdString(w.regeneration()->original), w.captionText());
+    QCOMPARE(w.regeneration()->rects.size(), size_t(2));
+    const QString shown = w.regenerationText();
+    QVERIFY2(shown.contains(QStringLiteral("before")) && shown.contains(QStringLiteral("after")), qPrintable(shown));
+    QVERIFY(shown.contains(QString::fromStdString(w.regeneration()->original)) || w.regeneration()->original.empty());
+
+    // Mask top region from a Grad-CAM map: ceil(10 % of the 16 patches) = 2 rectangles, one undo step.
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    w.tokenBar()->select(1);
+    QVERIFY(explained.wait(60000));
+    QTest::mouseClick(w.findChild<QPushButton*>(QStringLiteral("maskTop")), Qt::LeftButton);
+    QCOMPARE(canvas->masks().size(), size_t(4));
+    w.undoStack()->undo();
+    QCOMPARE(canvas->masks().size(), size_t(2));
   }
 
   // Without an image the window is ready when the model is (a screenshot then does not wait

@@ -5,10 +5,15 @@
 #include <QGraphicsPixmapItem>
 #include <QGraphicsScene>
 #include <QMouseEvent>
+#include <QKeyEvent>
 #include <QPen>
+#include <QUndoStack>
 #include <QWheelEvent>
 
+#include "mask_commands.h"
+
 #include <cmath>
+#include <tuple>
 
 namespace vlm::ui {
 
@@ -26,6 +31,12 @@ void ImageCanvas::setImage(const QImage& image) {
   scene()->clear();
   overlay_ = nullptr;
   grid_ = nullptr;
+  rubber_ = nullptr;
+  awaitingSecondClick_ = false;
+  masks_.clear();
+  moveStart_.clear();
+  dragStart_.reset();
+  if (undo_) undo_->clear();  // edits of another image's masks cannot be undone here
   image_ = scene()->addPixmap(QPixmap::fromImage(image));
   image_->setTransformationMode(Qt::SmoothTransformation);
   scene()->setSceneRect(image_->boundingRect());
@@ -112,9 +123,14 @@ void ImageCanvas::wheelEvent(QWheelEvent* event) {
 }
 
 void ImageCanvas::mouseMoveEvent(QMouseEvent* event) {
+  const QPointF p = mapToScene(event->position().toPoint());
+  if (dragStart_ && rubber_) {
+    rubber_->setRect(clampToImage(QRectF(*dragStart_, p).normalized()));
+    event->accept();
+    return;
+  }
   QGraphicsView::mouseMoveEvent(event);
   if (!image_) return;
-  const QPointF p = mapToScene(event->position().toPoint());
   const QSize s = imageSize();
   if (p.x() >= 0 && p.y() >= 0 && p.x() < s.width() && p.y() < s.height()) Q_EMIT hoveredPixel(int(p.x()), int(p.y()));
   else Q_EMIT hoveredPixel(-1, -1);
@@ -123,6 +139,153 @@ void ImageCanvas::mouseMoveEvent(QMouseEvent* event) {
 void ImageCanvas::resizeEvent(QResizeEvent* event) {
   QGraphicsView::resizeEvent(event);
   if (fitted_) fitToWindow();
+}
+
+QRectF ImageCanvas::clampToImage(const QRectF& r) const {
+  return r.intersected(QRectF(QPointF(0, 0), QSizeF(imageSize())));
+}
+
+void ImageCanvas::setMaskMode(bool on) {
+  maskMode_ = on;
+  setDragMode(on ? QGraphicsView::NoDrag : QGraphicsView::ScrollHandDrag);
+  setCursor(on ? Qt::CrossCursor : Qt::ArrowCursor);
+}
+
+int ImageCanvas::addMask(const QRectF& rect, int id) {
+  if (id < 0) id = nextMaskId_++;
+  nextMaskId_ = std::max(nextMaskId_, id + 1);
+  auto* item = scene()->addRect(QRectF(QPointF(0, 0), rect.size()), QPen(QColor(255, 80, 80), 0), QColor(255, 80, 80, 70));
+  item->setPos(rect.topLeft());
+  item->setZValue(3);
+  item->setFlag(QGraphicsItem::ItemIsSelectable);
+  item->setFlag(QGraphicsItem::ItemIsMovable);
+  item->setData(0, id);
+  masks_[id] = item;
+  Q_EMIT masksChanged();
+  return id;
+}
+
+void ImageCanvas::removeMask(int id) {
+  auto it = masks_.find(id);
+  if (it == masks_.end()) return;
+  scene()->removeItem(it->second);
+  delete it->second;
+  masks_.erase(it);
+  Q_EMIT masksChanged();
+}
+
+void ImageCanvas::setMaskRect(int id, const QRectF& rect) {
+  auto it = masks_.find(id);
+  if (it == masks_.end()) return;
+  it->second->setRect(QRectF(QPointF(0, 0), rect.size()));
+  it->second->setPos(rect.topLeft());
+  Q_EMIT masksChanged();
+}
+
+QRectF ImageCanvas::maskRect(int id) const {
+  auto it = masks_.find(id);
+  return it == masks_.end() ? QRectF() : it->second->rect().translated(it->second->pos());
+}
+
+std::vector<QRectF> ImageCanvas::masks() const {
+  std::vector<QRectF> out;
+  for (const auto& [id, item] : masks_) out.push_back(item->rect().translated(item->pos()));
+  return out;
+}
+
+std::vector<int> ImageCanvas::maskIds() const {
+  std::vector<int> out;
+  for (const auto& [id, item] : masks_) out.push_back(id);
+  return out;
+}
+
+void ImageCanvas::deleteSelectedMasks() {
+  std::vector<int> ids;
+  for (const auto& [id, item] : masks_)
+    if (item->isSelected()) ids.push_back(id);
+  if (ids.empty()) return;
+  if (undo_) {
+    undo_->beginMacro(tr("Delete masks"));
+    for (int id : ids) undo_->push(new RemoveMaskCommand(this, id));
+    undo_->endMacro();
+  } else {
+    for (int id : ids) removeMask(id);
+  }
+}
+
+void ImageCanvas::commitRubber(const QRectF& rect) {
+  const QRectF r = clampToImage(rect.normalized());
+  scene()->removeItem(rubber_);
+  delete rubber_;
+  rubber_ = nullptr;
+  dragStart_.reset();
+  awaitingSecondClick_ = false;
+  if (r.width() < 1 || r.height() < 1) return;
+  if (undo_) undo_->push(new AddMaskCommand(this, r));
+  else addMask(r);
+}
+
+void ImageCanvas::mousePressEvent(QMouseEvent* event) {
+  if (maskMode_ && image_ && event->button() == Qt::LeftButton) {
+    const QPointF p = mapToScene(event->position().toPoint());
+    if (awaitingSecondClick_ && dragStart_) {  // second corner of a two-click rectangle
+      commitRubber(QRectF(*dragStart_, p));
+      event->accept();
+      return;
+    }
+    QGraphicsItem* hit = itemAt(event->position().toPoint());
+    const bool onMask = hit && hit->data(0).isValid() && masks_.count(hit->data(0).toInt());
+    if (!onMask) {
+      dragStart_ = p;
+      rubber_ = scene()->addRect(QRectF(p, p), QPen(QColor(255, 80, 80), 0, Qt::DashLine));
+      rubber_->setZValue(4);
+      event->accept();
+      return;
+    }
+    QGraphicsView::mousePressEvent(event);  // select / start moving
+    moveStart_.clear();
+    for (const auto& [id, item] : masks_)
+      if (item->isSelected()) moveStart_[id] = item->rect().translated(item->pos());
+    return;
+  }
+  QGraphicsView::mousePressEvent(event);
+}
+
+void ImageCanvas::mouseReleaseEvent(QMouseEvent* event) {
+  if (dragStart_ && rubber_) {
+    const QRectF r = rubber_->rect();
+    if (r.width() < 3 && r.height() < 3) awaitingSecondClick_ = true;  // a click: the next click is the other corner
+    else commitRubber(r);
+    event->accept();
+    return;
+  }
+  QGraphicsView::mouseReleaseEvent(event);
+  if (!moveStart_.empty()) {
+    std::vector<std::tuple<int, QRectF, QRectF>> moved;
+    for (const auto& [id, from] : moveStart_) {
+      const QRectF to = clampToImage(maskRect(id));
+      if (to != from) moved.emplace_back(id, from, to);
+    }
+    moveStart_.clear();
+    if (!moved.empty()) {
+      if (undo_) {
+        undo_->beginMacro(tr("Move masks"));
+        for (const auto& [id, from, to] : moved) undo_->push(new MoveMaskCommand(this, id, from, to));
+        undo_->endMacro();
+      } else {
+        Q_EMIT masksChanged();
+      }
+    }
+  }
+}
+
+void ImageCanvas::keyPressEvent(QKeyEvent* event) {
+  if (event->key() == Qt::Key_Delete || event->key() == Qt::Key_Backspace) {
+    deleteSelectedMasks();
+    event->accept();
+    return;
+  }
+  QGraphicsView::keyPressEvent(event);
 }
 
 }  // namespace vlm::ui

@@ -7,11 +7,14 @@
 #include <QImage>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <vector>
 
 class QGraphicsPixmapItem;
 class QGraphicsItemGroup;
+class QGraphicsRectItem;
+class QUndoStack;
 
 namespace vlm::ui {
 
@@ -35,6 +38,19 @@ class ImageCanvas : public QGraphicsView {
   void setGridVisible(bool visible);
   double zoom() const;
 
+  // Masks: rectangles in image pixels, drawn with a drag (or two clicks) while mask mode is on,
+  // moved by dragging, deleted with Delete; every edit goes through the undo stack.
+  void setUndoStack(QUndoStack* stack) { undo_ = stack; }
+  void setMaskMode(bool on);
+  bool maskMode() const { return maskMode_; }
+  int addMask(const QRectF& rect, int id = -1);  // returns the mask's id (kept by undo/redo)
+  void removeMask(int id);
+  void setMaskRect(int id, const QRectF& rect);
+  QRectF maskRect(int id) const;
+  std::vector<QRectF> masks() const;  // in id order
+  std::vector<int> maskIds() const;
+  void deleteSelectedMasks();  // undoable
+
  public Q_SLOTS:
   void fitToWindow();
   void actualSize();
@@ -43,11 +59,15 @@ class ImageCanvas : public QGraphicsView {
  Q_SIGNALS:
   void hoveredPixel(int x, int y);  // -1, -1 when the cursor leaves the image
   void zoomChanged(double zoom);
+  void masksChanged();
 
  protected:
   void wheelEvent(QWheelEvent* event) override;
   void mouseMoveEvent(QMouseEvent* event) override;
   void resizeEvent(QResizeEvent* event) override;
+  void mousePressEvent(QMouseEvent* event) override;
+  void mouseReleaseEvent(QMouseEvent* event) override;
+  void keyPressEvent(QKeyEvent* event) override;
 
  private:
   QGraphicsPixmapItem* image_ = nullptr;
@@ -56,6 +76,17 @@ class ImageCanvas : public QGraphicsView {
   double opacity_ = 0.5;
   bool overlayVisible_ = true;
   bool fitted_ = true;  // keep fitting on resize until the user zooms
+  // Masks
+  QUndoStack* undo_ = nullptr;
+  bool maskMode_ = false;
+  std::map<int, QGraphicsRectItem*> masks_;
+  int nextMaskId_ = 1;
+  std::optional<QPointF> dragStart_;      // drawing a new rectangle
+  QGraphicsRectItem* rubber_ = nullptr;
+  std::map<int, QRectF> moveStart_;       // rectangles being moved (their rects at press)
+  bool awaitingSecondClick_ = false;
+  QRectF clampToImage(const QRectF& r) const;
+  void commitRubber(const QRectF& rect);
 };
 
 }  // namespace vlm::ui

@@ -1,5 +1,6 @@
 #include "main_window.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
@@ -18,9 +19,15 @@
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTimer>
+#include <QUndoStack>
+#include <QTextDocument>
 #include <QVBoxLayout>
 
+#include <cmath>
+
 #include "common/error.h"
+#include "explain/masking.h"
+#include "mask_commands.h"
 #include "image_canvas.h"
 #include "io/image.h"
 #include "job_runner.h"
@@ -55,12 +62,14 @@ const ExplainMethod kMethods[] = {ExplainMethod::GradCam, ExplainMethod::HiResCa
 MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWindow(parent), options_(options) {
   setWindowTitle(QStringLiteral("VLMScope"));
   jobs_ = new JobRunner(this);
+  undo_ = new QUndoStack(this);
   auto* central = new QWidget(this);
   auto* layout = new QVBoxLayout(central);
   modelLabel_ = new QLabel(tr("No model loaded."), central);
   modelLabel_->setWordWrap(true);
   auto* splitter = new QSplitter(Qt::Horizontal, central);
   canvas_ = new ImageCanvas(splitter);
+  canvas_->setUndoStack(undo_);
   auto* panel = new QWidget(splitter);
   buildMethodPanel(panel);
   splitter->addWidget(canvas_);
@@ -75,6 +84,9 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   tokens_->setFont(f);
   explainLabel_ = new QLabel(central);
   explainLabel_->setWordWrap(true);
+  regenerationLabel_ = new QLabel(central);
+  regenerationLabel_->setWordWrap(true);
+  regenerationLabel_->setTextFormat(Qt::RichText);
   auto* row = new QHBoxLayout();
   captionButton_ = new QPushButton(tr("Caption"), central);
   cancelButton_ = new QPushButton(tr("Cancel"), central);
@@ -88,12 +100,22 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   layout->addWidget(captionLabel_);
   layout->addWidget(tokens_);
   layout->addWidget(explainLabel_);
+  layout->addWidget(regenerationLabel_);
   layout->addLayout(row);
   setCentralWidget(central);
 
   auto* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open image..."), QKeySequence::Open, this, &MainWindow::openImageDialog);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  auto* edit = menuBar()->addMenu(tr("&Edit"));
+  QAction* undoAction = undo_->createUndoAction(this, tr("&Undo"));
+  undoAction->setShortcut(QKeySequence::Undo);
+  QAction* redoAction = undo_->createRedoAction(this, tr("&Redo"));
+  redoAction->setShortcut(QKeySequence::Redo);
+  edit->addAction(undoAction);
+  edit->addAction(redoAction);
+  edit->addAction(tr("Delete selected masks"), QKeySequence::Delete, canvas_, &ImageCanvas::deleteSelectedMasks);
+  edit->addAction(tr("Clear masks"), this, &MainWindow::clearMasks);
   auto* view = menuBar()->addMenu(tr("&View"));
   view->addAction(tr("&Fit to window"), QKeySequence(Qt::CTRL | Qt::Key_0), canvas_, &ImageCanvas::fitToWindow);
   view->addAction(tr("&Actual size (100 %)"), QKeySequence(Qt::CTRL | Qt::Key_1), canvas_, &ImageCanvas::actualSize);
@@ -129,8 +151,17 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
 
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
-  if (options.explainToken > 0)
+  // Scripted start (screenshots): explain a token, then draw masks and regenerate.
+  auto drawAndRegenerate = [this] {
+    for (const QRectF& r : options_.masks) undo_->push(new AddMaskCommand(canvas_, r));
+    regenerate();
+  };
+  if (options.explainToken > 0) {
     connect(this, &MainWindow::captionReady, this, [this] { tokens_->select(options_.explainToken); });
+    if (!options.masks.empty()) connect(this, &MainWindow::explanationReady, this, drawAndRegenerate, Qt::SingleShotConnection);
+  } else if (!options.masks.empty()) {
+    connect(this, &MainWindow::captionReady, this, drawAndRegenerate, Qt::SingleShotConnection);
+  }
   if (!options.screenshotPath.isEmpty()) {
     auto shoot = [this] {
       QTimer::singleShot(200, this, [this] {
@@ -138,7 +169,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
         QApplication::quit();
       });
     };
-    if (options.explainToken > 0) connect(this, &MainWindow::explanationReady, this, shoot);
+    if (!options.masks.empty()) connect(this, &MainWindow::regenerated, this, shoot);
+    else if (options.explainToken > 0) connect(this, &MainWindow::explanationReady, this, shoot);
     else connect(this, &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
     // Without an image there is no caption to wait for: the window is ready once the model is.
@@ -171,6 +203,24 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   form->addRow(tr("Opacity"), opacity_);
   form->addRow(overlayOn_);
   form->addRow(gridOn_);
+  // Masks: draw rectangles, choose how they are hidden, regenerate.
+  auto* drawMasks = new QPushButton(tr("Draw masks"), panel);
+  drawMasks->setCheckable(true);
+  drawMasks->setObjectName(QStringLiteral("drawMasks"));
+  masker_ = new QComboBox(panel);
+  masker_->addItems({QStringLiteral("constant"), QStringLiteral("blur"), QStringLiteral("telea"), QStringLiteral("ns"), QStringLiteral("patch")});
+  masker_->setToolTip(tr("constant: the normalisation mean colour; blur; telea / ns: OpenCV inpainting; patch: drop the patches from the ViT"));
+  auto* regenerateButton = new QPushButton(tr("Regenerate"), panel);
+  regenerateButton->setObjectName(QStringLiteral("regenerate"));
+  auto* topButton = new QPushButton(tr("Mask top region"), panel);
+  topButton->setObjectName(QStringLiteral("maskTop"));
+  form->addRow(drawMasks);
+  form->addRow(tr("Masker"), masker_);
+  form->addRow(topButton);
+  form->addRow(regenerateButton);
+  connect(drawMasks, &QPushButton::toggled, canvas_, &ImageCanvas::setMaskMode);
+  connect(regenerateButton, &QPushButton::clicked, this, &MainWindow::regenerate);
+  connect(topButton, &QPushButton::clicked, this, &MainWindow::maskTopRegion);
   panel->setMinimumWidth(260);
   connect(method_, &QComboBox::currentIndexChanged, this, [this] {
     updateLayerSlider();
@@ -250,7 +300,9 @@ void MainWindow::openImage(const QString& path) {
   captionLabel_->clear();
   tokens_->clear();
   explanation_.reset();
+  regeneration_.reset();
   explainLabel_->clear();
+  regenerationLabel_->clear();
   ids_.clear();
   statusBar()->showMessage(tr("%1 (%2 x %3)").arg(path).arg(image.width()).arg(image.height()));
   setWindowTitle(tr("VLMScope - %1").arg(QFileInfo(path).fileName()));
@@ -364,6 +416,79 @@ void MainWindow::showHovered(int x, int y) {
 }
 
 void MainWindow::cancelWork() { jobs_->cancel(); }
+
+void MainWindow::clearMasks() {
+  const auto ids = canvas_->maskIds();
+  if (ids.empty()) return;
+  undo_->beginMacro(tr("Clear masks"));
+  for (int id : ids) undo_->push(new RemoveMaskCommand(canvas_, id));
+  undo_->endMacro();
+}
+
+void MainWindow::maskTopRegion() {
+  if (!explanation_ || explanation_->maps.empty()) {
+    statusBar()->showMessage(tr("Explain a token first: the mask covers the top of its map."), 5000);
+    return;
+  }
+  const ExplainedMap& m = explanation_->maps[0];
+  const vision::InputGeometry& g = *explanation_->geometry;
+  if (m.side != g.gridSide()) {
+    statusBar()->showMessage(tr("Mask top region works with patch-grid maps (Grad-CAM family, cross-attention)."), 5000);
+    return;
+  }
+  const auto rects = explain::patchRects(g, explain::topPercentPatches(m.normalized, 10));
+  undo_->beginMacro(tr("Mask top region"));
+  for (const auto& r : rects) undo_->push(new AddMaskCommand(canvas_, QRectF(r.x, r.y, r.width, r.height)));
+  undo_->endMacro();
+}
+
+void MainWindow::regenerate() {
+  if (!captioner_ || imagePath_.isEmpty()) return;
+  const auto rects = canvas_->masks();
+  if (rects.empty()) {
+    statusBar()->showMessage(tr("Draw one or more masks first (Draw masks, then drag on the image)."), 5000);
+    return;
+  }
+  MaskSpec spec;
+  for (const QRectF& r : rects) {
+    const int x0 = int(std::floor(r.left())), y0 = int(std::floor(r.top()));
+    spec.rects.push_back({x0, y0, int(std::ceil(r.right())) - x0, int(std::ceil(r.bottom())) - y0});
+  }
+  spec.masker = *explain::parseMasker(masker_->currentText().toStdString());
+  const auto captioner = captioner_;
+  const std::string path = imagePath_.toStdString();
+  jobs_->run<RegenerateResult>(
+      tr("Regenerating with %n mask(s)", nullptr, int(rects.size())),
+      [captioner, path, spec](const JobContext& job) { return maskAndRegenerate(*captioner, io::loadImage(path), spec, DecodingOptions{}, nullptr, job); },
+      [this](RegenerateResult r) {
+        showRegeneration(r);
+        Q_EMIT regenerated();
+      },
+      [this](const QString& error) { regenerationLabel_->setText(tr("Error: %1").arg(error.toHtmlEscaped())); });
+}
+
+void MainWindow::showRegeneration(const RegenerateResult& r) {
+  regeneration_ = r;
+  QString diff;
+  for (const auto& c : r.diff) {
+    const QString w = QString::fromStdString(c.word).toHtmlEscaped();
+    if (c.op == WordChange::Op::Kept) diff += w;
+    else if (c.op == WordChange::Op::Removed) diff += QStringLiteral("<span style='color:#c0392b;text-decoration:line-through'>%1</span>").arg(w);
+    else diff += QStringLiteral("<span style='color:#1e8449;font-weight:bold'>%1</span>").arg(w);
+    diff += QLatin1Char(' ');
+  }
+  regenerationLabel_->setText(tr("<b>before</b>: %1<br><b>after</b> (%2 masker): %3<br>log p(original caption): %4 &rarr; %5 (%6)")
+                                  .arg(QString::fromStdString(r.original).toHtmlEscaped(), QString::fromStdString(r.masker), diff.trimmed())
+                                  .arg(r.logProbBefore, 0, 'f', 3)
+                                  .arg(r.logProbAfter, 0, 'f', 3)
+                                  .arg(r.logProbAfter - r.logProbBefore, 0, 'f', 3));
+}
+
+QString MainWindow::regenerationText() const {
+  QTextDocument d;
+  d.setHtml(regenerationLabel_->text());
+  return d.toPlainText();
+}
 
 int runGui(int argc, char** argv, const StartOptions& options) {
   QApplication app(argc, argv);

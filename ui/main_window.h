@@ -4,11 +4,14 @@
 // and every long operation on the job runner with progress and cancel.
 
 #include <QMainWindow>
+#include <QRectF>
 #include <QString>
 
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include "pipeline/counterfactual.h"
 #include "pipeline/explainer.h"
 
 namespace vlm {
@@ -21,6 +24,7 @@ class QLabel;
 class QProgressBar;
 class QPushButton;
 class QSlider;
+class QUndoStack;
 
 namespace vlm::ui {
 
@@ -34,6 +38,7 @@ struct StartOptions {
   bool demoModel = false;   // the model is the bundled tiny demo checkpoint
   QString screenshotPath;   // save the window there once the first caption is shown, then quit
   int explainToken = 0;     // > 0: explain this token once the caption is shown (screenshots)
+  std::vector<QRectF> masks;  // image pixels: drawn and regenerated once the caption (and token) is shown
 };
 
 class MainWindow : public QMainWindow {
@@ -48,6 +53,9 @@ class MainWindow : public QMainWindow {
   TokenBar* tokenBar() const { return tokens_; }
   ImageCanvas* canvas() const { return canvas_; }
   const std::optional<ExplainResult>& explanation() const { return explanation_; }
+  const std::optional<RegenerateResult>& regeneration() const { return regeneration_; }
+  QUndoStack* undoStack() const { return undo_; }
+  QString regenerationText() const;  // the before / after panel as shown (plain text)
 
  public Q_SLOTS:
   void openImage(const QString& path);
@@ -56,8 +64,12 @@ class MainWindow : public QMainWindow {
   void captionCurrentImage();
   void explainToken(int position);  // with the method panel's settings
   void cancelWork();
+  void regenerate();       // caption the image with the drawn masks hidden, show the word diff
+  void maskTopRegion();    // masks over the current map's top 10 % patches (undoable)
+  void clearMasks();       // undoable
 
  Q_SIGNALS:
+  void regenerated();
   void captionReady(const QString& caption);
   void explanationReady(int position);
   void workFailed(const QString& message);
@@ -65,6 +77,7 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMethodPanel(QWidget* panel);
+  void showRegeneration(const RegenerateResult& r);
   void updateLayerSlider();
   void showExplanation(const ExplainResult& result, const QImage& overlay);
   void showHovered(int x, int y);
@@ -77,6 +90,10 @@ class MainWindow : public QMainWindow {
   std::shared_ptr<vlm::Captioner> captioner_;
   std::vector<int64_t> ids_;
   std::optional<ExplainResult> explanation_;
+  std::optional<RegenerateResult> regeneration_;
+  QUndoStack* undo_ = nullptr;
+  QComboBox* masker_ = nullptr;
+  QLabel* regenerationLabel_ = nullptr;
   JobRunner* jobs_ = nullptr;
   ImageCanvas* canvas_ = nullptr;
   TokenBar* tokens_ = nullptr;
