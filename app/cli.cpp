@@ -86,7 +86,8 @@ bool isSubcommand(const char* name) {
 void printUsage(std::FILE* out) {
   std::fprintf(out,
                "usage: vlmscope [--model M] [IMAGE]          start the workbench (GUI)\n"
-               "       vlmscope [--model M] IMAGE [--explain-token K] [--mask x,y,w,h ...] --screenshot FILE.png\n"
+               "       vlmscope [--model M] IMAGE [--method gradcam|hirescam|gradxact|xattn|ig|shap] [--explain-token K]\n"
+               "                [--mask x,y,w,h ...] --screenshot FILE.png\n"
                "                                             render the window (after the caption / token K's map /\n"
                "                                             the masked regeneration) and quit\n"
                "       vlmscope --version\n"

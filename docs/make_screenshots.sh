@@ -12,4 +12,6 @@ xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --expla
 # The same with two masks drawn and the caption regenerated (word diff, log-probability change).
 xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --explain-token 2 --mask 60,40,200,180 --mask 300,300,180,200 \
   --screenshot "$out/masks-regenerate.png"
-echo "wrote $out/main-window.png $out/masks-regenerate.png"
+# Shapley values (KernelSHAP over a 4x4 grid) of the second token, with the bar chart.
+xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --method shap --explain-token 2 --screenshot "$out/shapley.png"
+echo "wrote $out/main-window.png $out/masks-regenerate.png $out/shapley.png"

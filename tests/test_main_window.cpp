@@ -8,7 +8,10 @@
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QPushButton>
+#include <QClipboard>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QThread>
 #include <QToolButton>
 
@@ -16,6 +19,8 @@
 #include "job_runner.h"
 #include <QUndoStack>
 #include "main_window.h"
+#include "pipeline/captioner.h"
+#include "pipeline/shap.h"
 #include "token_bar.h"
 
 using namespace vlm;
@@ -23,6 +28,12 @@ using namespace vlm;
 class TestMainWindow : public QObject {
   Q_OBJECT
  private Q_SLOTS:
+  // Settings go to a test location, empty at the start: the tests do not see a user's choices.
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QSettings().clear();
+  }
+
   void captionsTheStartImage() {
     ui::StartOptions o;
     o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
@@ -169,6 +180,70 @@ class TestMainWindow : public QObject {
     QCOMPARE(canvas->masks().size(), size_t(4));
     w.undoStack()->undo();
     QCOMPARE(canvas->masks().size(), size_t(2));
+  }
+
+  // Shapley values in the window: one run (exact over a 2x2 grid) explains every token; the
+  // next token is shown from it without another job; the bar chart is drawn; the values are
+  // those of the core API.
+  void shapleyPanel() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+    QVERIFY(ready.wait(60000));
+    auto* method = w.findChild<QComboBox*>();
+    method->setCurrentIndex(5);
+    for (auto* combo : w.findChildren<QComboBox*>()) {
+      if (combo->findText(QStringLiteral("grid:2x2")) >= 0) combo->setCurrentText(QStringLiteral("grid:2x2"));
+      if (combo->findText(QStringLiteral("exact")) >= 0) combo->setCurrentText(QStringLiteral("exact"));
+    }
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    QSignalSpy started(w.jobs(), &ui::JobRunner::started);
+    QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
+    QVERIFY(explained.wait(60000));
+    QVERIFY(w.shapley().has_value());
+    QCOMPARE(w.shapley()->count(), 4);
+    QVERIFY(w.shapley()->exact);
+    QVERIFY(w.canvas()->hasOverlay());
+    QVERIFY(w.shapleyChartShown());
+    const int jobsSoFar = started.count();
+    w.tokenBar()->setFocus();
+    QTest::keyClick(w.tokenBar(), Qt::Key_Right);
+    QCOMPARE(explained.count(), 2);  // shown at once from the same run
+    QCOMPARE(started.count(), jobsSoFar);
+    QCOMPARE(w.explanation()->maps.at(0).position, int64_t(2));
+    // The same values as the core API.
+    ShapOptions so;
+    so.features = "grid:2x2";
+    so.estimator = ShapEstimator::Exact;
+    so.ids = w.shapley()->info.ids;
+    const ShapResult core = shapCaption(*Captioner::load(test::dataPath("blip-caption-tiny").string()), test::loadFixtureImage("astronaut.png"), so);
+    for (size_t i = 0; i < core.values.size(); ++i) QVERIFY(std::abs(core.values[i] - w.shapley()->values[i]) < 1e-5);
+  }
+
+  // The clipboard: a pasted image is opened and captioned; settings persist across windows.
+  void pasteAndSettings() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    {
+      ui::MainWindow w(o);
+      w.show();
+      QSignalSpy model(&w, &ui::MainWindow::modelReady);
+      QVERIFY(model.wait(60000));
+      QApplication::clipboard()->setImage(QImage(QString::fromStdString(test::dataPath("images/coffee.png").string())));
+      QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+      w.pasteImage();
+      QVERIFY(ready.wait(60000));
+      QVERIFY(!w.captionText().isEmpty());
+      w.findChild<QComboBox*>()->setCurrentIndex(1);  // HiResCAM
+      w.close();  // saves the settings
+    }
+    ui::MainWindow again(o);
+    QCOMPARE(again.findChild<QComboBox*>()->currentIndex(), 1);
+    QVERIFY(!QSettings().value(QStringLiteral("recentFiles")).toStringList().isEmpty());
+    QSettings().clear();  // the next tests start from the defaults again
   }
 
   // Without an image the window is ready when the model is (a screenshot then does not wait

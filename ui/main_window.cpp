@@ -18,6 +18,13 @@
 #include <QSlider>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QMimeData>
+#include <QSettings>
+#include <QSpinBox>
 #include <QTimer>
 #include <QUndoStack>
 #include <QTextDocument>
@@ -32,6 +39,7 @@
 #include "io/image.h"
 #include "job_runner.h"
 #include "pipeline/captioner.h"
+#include "render/charts.h"
 #include "render/colormap.h"
 #include "token_bar.h"
 
@@ -56,6 +64,7 @@ QImage overlayOf(const ExplainResult& r, const ExplainedMap& m, render::Colormap
 
 const ExplainMethod kMethods[] = {ExplainMethod::GradCam, ExplainMethod::HiResCam, ExplainMethod::GradTimesActivation,
                                   ExplainMethod::CrossAttention, ExplainMethod::IntegratedGradients};
+constexpr int kShapleyIndex = 5;  // the method combo's entry after the gradient methods
 
 }  // namespace
 
@@ -106,6 +115,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
 
   auto* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open image..."), QKeySequence::Open, this, &MainWindow::openImageDialog);
+  recentMenu_ = file->addMenu(tr("Open &recent"));
+  file->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* edit = menuBar()->addMenu(tr("&Edit"));
   QAction* undoAction = undo_->createUndoAction(this, tr("&Undo"));
@@ -147,7 +158,16 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   progress_->setVisible(false);
   cancelButton_->setVisible(false);
   captionButton_->setEnabled(false);
+  setAcceptDrops(true);
   resize(1200, 820);
+  restoreSettings();
+  rebuildRecentMenu();
+  if (!options.method.isEmpty()) {
+    const QStringList names{QStringLiteral("gradcam"), QStringLiteral("hirescam"), QStringLiteral("gradxact"), QStringLiteral("xattn"),
+                            QStringLiteral("ig"), QStringLiteral("shap")};
+    if (names.contains(options.method)) method_->setCurrentIndex(int(names.indexOf(options.method)));
+    else statusBar()->showMessage(tr("Unknown method '%1' (%2)").arg(options.method, names.join(QStringLiteral(", "))));
+  }
 
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
@@ -185,7 +205,8 @@ MainWindow::~MainWindow() = default;  // the job runner (a child) cancels and wa
 void MainWindow::buildMethodPanel(QWidget* panel) {
   auto* form = new QFormLayout(panel);
   method_ = new QComboBox(panel);
-  method_->addItems({tr("Grad-CAM"), tr("HiResCAM"), tr("Grad x Activation"), tr("Cross-attention Grad-CAM"), tr("Integrated gradients")});
+  method_->addItems({tr("Grad-CAM"), tr("HiResCAM"), tr("Grad x Activation"), tr("Cross-attention Grad-CAM"), tr("Integrated gradients"),
+                     tr("Shapley values")});
   layer_ = new QSlider(Qt::Horizontal, panel);
   layerLabel_ = new QLabel(panel);
   colormap_ = new QComboBox(panel);
@@ -203,6 +224,26 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   form->addRow(tr("Opacity"), opacity_);
   form->addRow(overlayOn_);
   form->addRow(gridOn_);
+  // Shapley: features, estimator, budget; one run explains every token of the caption.
+  shapFeatures_ = new QComboBox(panel);
+  shapFeatures_->addItems({QStringLiteral("grid:4x4"), QStringLiteral("grid:2x2"), QStringLiteral("grid:8x8"), QStringLiteral("slic:30"),
+                           QStringLiteral("dff:post_layernorm:6"), QStringLiteral("partition")});
+  shapFeatures_->setEditable(true);
+  shapEstimator_ = new QComboBox(panel);
+  shapEstimator_->addItems({QStringLiteral("kernel"), QStringLiteral("permutation"), QStringLiteral("exact"), QStringLiteral("owen")});
+  shapBudget_ = new QSpinBox(panel);
+  shapBudget_->setRange(8, 100000);
+  shapBudget_->setValue(200);
+  shapBudget_->setSuffix(tr(" evaluations"));
+  form->addRow(tr("Shapley features"), shapFeatures_);
+  form->addRow(tr("Estimator"), shapEstimator_);
+  form->addRow(tr("Budget"), shapBudget_);
+  chart_ = new QLabel(panel);
+  chart_->setAlignment(Qt::AlignCenter);
+  chart_->setMinimumHeight(120);
+  connect(shapFeatures_, &QComboBox::currentTextChanged, this, [this] { reexplain(); });
+  connect(shapEstimator_, &QComboBox::currentIndexChanged, this, [this] { reexplain(); });
+  connect(shapBudget_, &QSpinBox::editingFinished, this, [this] { reexplain(); });
   // Masks: draw rectangles, choose how they are hidden, regenerate.
   auto* drawMasks = new QPushButton(tr("Draw masks"), panel);
   drawMasks->setCheckable(true);
@@ -221,6 +262,7 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   connect(drawMasks, &QPushButton::toggled, canvas_, &ImageCanvas::setMaskMode);
   connect(regenerateButton, &QPushButton::clicked, this, &MainWindow::regenerate);
   connect(topButton, &QPushButton::clicked, this, &MainWindow::maskTopRegion);
+  form->addRow(chart_);
   panel->setMinimumWidth(260);
   connect(method_, &QComboBox::currentIndexChanged, this, [this] {
     updateLayerSlider();
@@ -243,6 +285,15 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
 // The layer slider follows the method: vision layers 0..L-1 and post_layernorm (L) for the
 // Grad-CAM family, text layers for cross-attention, none for integrated gradients.
 void MainWindow::updateLayerSlider() {
+  const bool shap = shapleySelected();
+  shapFeatures_->setEnabled(shap);
+  shapEstimator_->setEnabled(shap);
+  shapBudget_->setEnabled(shap);
+  if (shap) {
+    layer_->setEnabled(false);
+    layerLabel_->setText(tr("image regions"));
+    return;
+  }
   const ExplainMethod m = kMethods[method_->currentIndex()];
   const int vision = captioner_ ? captioner_->visionLayers() : 1, text = captioner_ ? captioner_->textLayers() : 1;
   const QSignalBlocker block(layer_);
@@ -296,6 +347,9 @@ void MainWindow::openImage(const QString& path) {
   }
   imagePath_ = path;
   image_ = image;
+  shapley_.reset();
+  chart_->clear();
+  rememberRecent(QFileInfo(path).absoluteFilePath());
   canvas_->setImage(image);
   captionLabel_->clear();
   tokens_->clear();
@@ -359,8 +413,15 @@ void MainWindow::reexplain() {
   if (tokens_->selected() > 0) explainToken(tokens_->selected());
 }
 
+bool MainWindow::shapleySelected() const { return method_->currentIndex() == kShapleyIndex; }
+
 void MainWindow::explainToken(int position) {
   if (!captioner_ || ids_.empty() || imagePath_.isEmpty()) return;
+  if (shapleySelected()) {
+    explainShapley(position);
+    return;
+  }
+  chart_->clear();
   const auto captioner = captioner_;
   const std::string path = imagePath_.toStdString();
   const ExplainOptions o = currentOptions(position);
@@ -413,6 +474,158 @@ void MainWindow::showHovered(int x, int y) {
     }
   }
   statusBar()->showMessage(s);
+}
+
+// One Shapley run explains every token (value token-logprob); other tokens of the same caption,
+// image and settings are shown from it without running the model again.
+void MainWindow::explainShapley(int position) {
+  ShapOptions o;
+  o.features = shapFeatures_->currentText().trimmed().toStdString();
+  o.estimator = *parseShapEstimator(shapEstimator_->currentText().toStdString());
+  o.value = ShapValue::TokenLogProb;
+  o.evaluations = shapBudget_->value();
+  o.ids = ids_;
+  QStringList idText;
+  for (int64_t id : ids_) idText << QString::number(id);
+  const QString key = QStringList{imagePath_, idText.join(QLatin1Char(',')), shapFeatures_->currentText(), shapEstimator_->currentText(),
+                                  QString::number(shapBudget_->value())}
+                          .join(QLatin1Char('|'));
+  if (shapley_ && shapleyKey_ == key) {
+    showShapley(position);
+    Q_EMIT explanationReady(position);
+    return;
+  }
+  const auto captioner = captioner_;
+  const std::string path = imagePath_.toStdString();
+  explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
+  jobs_->run<ShapResult>(
+      tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
+      [captioner, path, o](const JobContext& job) { return shapCaption(*captioner, io::loadImage(path), o, job); },
+      [this, key, position](ShapResult r) {
+        shapley_ = std::move(r);
+        shapleyKey_ = key;
+        showShapley(tokens_->selected() > 0 ? tokens_->selected() : position);
+        Q_EMIT explanationReady(position);
+      },
+      [this](const QString& error) { explainLabel_->setText(tr("Error: %1").arg(error)); });
+}
+
+void MainWindow::showShapley(int position) {
+  const ShapResult& r = *shapley_;
+  int out = -1;
+  for (int k = 0; k < r.outputs(); ++k)
+    if (r.info.maps[size_t(k)].position == position) out = k;
+  if (out < 0) return;
+  const ExplainedMap& m = r.info.maps[size_t(out)];
+  ExplainResult view = r.info;
+  view.maps = {m};
+  explanation_ = view;
+  canvas_->setOverlay(overlayOf(view, m, *render::parseColormap(colormap_->currentText().toStdString())));
+  std::vector<std::string> labels;
+  std::vector<double> values, errors;
+  for (int i = 0; i < r.count(); ++i) {
+    labels.push_back(std::to_string(i) + " " + r.featureLabels[size_t(i)]);
+    values.push_back(r.valueOf(i, out));
+    errors.push_back(r.stderrs[size_t(i) * r.outputs() + out]);
+  }
+  render::BarChartOptions bo;
+  bo.title = "token " + std::to_string(position) + " '" + m.token + "'";
+  bo.width = 520;
+  bo.maxBars = 12;
+  chart_->setPixmap(QPixmap::fromImage(toQImage(render::barChart(labels, values, errors, bo))).scaledToWidth(300, Qt::SmoothTransformation));
+  explainLabel_->setText(tr("Shapley values (%1, %2): token %3 '%4': v(all) = %5, v(none) = %6; %7 model evaluations, %8 from the cache, %9 s")
+                             .arg(QString::fromStdString(r.features), QString::fromStdString(r.estimator))
+                             .arg(position)
+                             .arg(QString::fromStdString(m.token))
+                             .arg(r.fullValue[size_t(out)], 0, 'f', 4)
+                             .arg(r.emptyValue[size_t(out)], 0, 'f', 4)
+                             .arg(r.evaluations)
+                             .arg(r.cacheHits)
+                             .arg(r.seconds, 0, 'f', 2));
+}
+
+bool MainWindow::shapleyChartShown() const { return chart_->pixmap().isNull() == false; }
+
+void MainWindow::pasteImage() {
+  const QImage image = QApplication::clipboard()->image();
+  if (image.isNull()) {
+    statusBar()->showMessage(tr("The clipboard holds no image."), 4000);
+    return;
+  }
+  const QString path = QDir::temp().filePath(QStringLiteral("vlmscope-pasted-%1.png").arg(QDateTime::currentMSecsSinceEpoch()));
+  if (!image.save(path)) {
+    statusBar()->showMessage(tr("Cannot save the pasted image to %1").arg(path), 5000);
+    return;
+  }
+  openImage(path);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (event->mimeData()->hasUrls() || event->mimeData()->hasImage()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QMimeData* data = event->mimeData();
+  for (const QUrl& url : data->urls())
+    if (url.isLocalFile()) {
+      openImage(url.toLocalFile());
+      event->acceptProposedAction();
+      return;
+    }
+  if (data->hasImage()) {
+    QApplication::clipboard()->setImage(qvariant_cast<QImage>(data->imageData()));
+    pasteImage();
+    event->acceptProposedAction();
+  }
+}
+
+void MainWindow::rememberRecent(const QString& path) {
+  QSettings settings;
+  QStringList recent = settings.value(QStringLiteral("recentFiles")).toStringList();
+  recent.removeAll(path);
+  recent.prepend(path);
+  while (recent.size() > 10) recent.removeLast();
+  settings.setValue(QStringLiteral("recentFiles"), recent);
+  rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+  recentMenu_->clear();
+  const QStringList recent = QSettings().value(QStringLiteral("recentFiles")).toStringList();
+  for (const QString& path : recent) recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] { openImage(path); })->setToolTip(path);
+  recentMenu_->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::saveSettings() const {
+  QSettings s;
+  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  s.setValue(QStringLiteral("view/colormap"), colormap_->currentText());
+  s.setValue(QStringLiteral("view/opacity"), opacity_->value());
+  s.setValue(QStringLiteral("view/grid"), gridOn_->isChecked());
+  s.setValue(QStringLiteral("explain/method"), method_->currentIndex());
+  s.setValue(QStringLiteral("masks/masker"), masker_->currentText());
+  s.setValue(QStringLiteral("shapley/features"), shapFeatures_->currentText());
+  s.setValue(QStringLiteral("shapley/estimator"), shapEstimator_->currentText());
+  s.setValue(QStringLiteral("shapley/budget"), shapBudget_->value());
+}
+
+void MainWindow::restoreSettings() {
+  QSettings s;
+  if (s.contains(QStringLiteral("window/geometry"))) restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+  colormap_->setCurrentText(s.value(QStringLiteral("view/colormap"), colormap_->currentText()).toString());
+  opacity_->setValue(s.value(QStringLiteral("view/opacity"), opacity_->value()).toInt());
+  gridOn_->setChecked(s.value(QStringLiteral("view/grid"), false).toBool());
+  method_->setCurrentIndex(std::clamp(s.value(QStringLiteral("explain/method"), 0).toInt(), 0, method_->count() - 1));
+  masker_->setCurrentText(s.value(QStringLiteral("masks/masker"), masker_->currentText()).toString());
+  shapFeatures_->setCurrentText(s.value(QStringLiteral("shapley/features"), shapFeatures_->currentText()).toString());
+  shapEstimator_->setCurrentText(s.value(QStringLiteral("shapley/estimator"), shapEstimator_->currentText()).toString());
+  shapBudget_->setValue(s.value(QStringLiteral("shapley/budget"), shapBudget_->value()).toInt());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  saveSettings();
+  jobs_->cancel();
+  QMainWindow::closeEvent(event);
 }
 
 void MainWindow::cancelWork() { jobs_->cancel(); }

@@ -13,6 +13,7 @@
 
 #include "pipeline/counterfactual.h"
 #include "pipeline/explainer.h"
+#include "pipeline/shap.h"
 
 namespace vlm {
 class Captioner;
@@ -24,6 +25,8 @@ class QLabel;
 class QProgressBar;
 class QPushButton;
 class QSlider;
+class QSpinBox;
+class QMenu;
 class QUndoStack;
 
 namespace vlm::ui {
@@ -39,6 +42,7 @@ struct StartOptions {
   QString screenshotPath;   // save the window there once the first caption is shown, then quit
   int explainToken = 0;     // > 0: explain this token once the caption is shown (screenshots)
   std::vector<QRectF> masks;  // image pixels: drawn and regenerated once the caption (and token) is shown
+  QString method;             // gradcam | hirescam | gradxact | xattn | ig | shap: the method panel's choice at start
 };
 
 class MainWindow : public QMainWindow {
@@ -56,6 +60,8 @@ class MainWindow : public QMainWindow {
   const std::optional<RegenerateResult>& regeneration() const { return regeneration_; }
   QUndoStack* undoStack() const { return undo_; }
   QString regenerationText() const;  // the before / after panel as shown (plain text)
+  const std::optional<ShapResult>& shapley() const { return shapley_; }
+  bool shapleyChartShown() const;  // the bar chart of the selected token is on screen
 
  public Q_SLOTS:
   void openImage(const QString& path);
@@ -67,6 +73,7 @@ class MainWindow : public QMainWindow {
   void regenerate();       // caption the image with the drawn masks hidden, show the word diff
   void maskTopRegion();    // masks over the current map's top 10 % patches (undoable)
   void clearMasks();       // undoable
+  void pasteImage();       // an image from the clipboard (saved to a temporary PNG, then opened)
 
  Q_SIGNALS:
   void regenerated();
@@ -75,8 +82,20 @@ class MainWindow : public QMainWindow {
   void workFailed(const QString& message);
   void modelReady(const QString& spec);
 
+ protected:
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+  void closeEvent(QCloseEvent* event) override;
+
  private:
   void buildMethodPanel(QWidget* panel);
+  bool shapleySelected() const;
+  void explainShapley(int position);
+  void showShapley(int position);
+  void rememberRecent(const QString& path);
+  void rebuildRecentMenu();
+  void saveSettings() const;
+  void restoreSettings();
   void showRegeneration(const RegenerateResult& r);
   void updateLayerSlider();
   void showExplanation(const ExplainResult& result, const QImage& overlay);
@@ -91,6 +110,13 @@ class MainWindow : public QMainWindow {
   std::vector<int64_t> ids_;
   std::optional<ExplainResult> explanation_;
   std::optional<RegenerateResult> regeneration_;
+  std::optional<ShapResult> shapley_;
+  QString shapleyKey_;  // the image / ids / settings shapley_ was computed for
+  QComboBox* shapFeatures_ = nullptr;
+  QComboBox* shapEstimator_ = nullptr;
+  QSpinBox* shapBudget_ = nullptr;
+  QLabel* chart_ = nullptr;
+  QMenu* recentMenu_ = nullptr;
   QUndoStack* undo_ = nullptr;
   QComboBox* masker_ = nullptr;
   QLabel* regenerationLabel_ = nullptr;
