@@ -101,6 +101,40 @@ class TestJobRunner : public QObject {
     QCOMPARE(c, (QStringList{QStringLiteral("b"), QStringLiteral("a")}));
   }
 
+  // Queued jobs (model loads) are not superseded: a later request waits behind them, and a
+  // still later one replaces only that request.
+  void queuedJobsAreNotSuperseded() {
+    ui::JobRunner runner;
+    QSignalSpy idle(&runner, &ui::JobRunner::idle);
+    QSignalSpy cancelled(&runner, &ui::JobRunner::cancelled);
+    std::vector<int> results;
+    auto record = [&](int v) { results.push_back(v); };
+    runner.runQueued<int>(QStringLiteral("load a"), busyFor(100, 1), record);
+    runner.runQueued<int>(QStringLiteral("load b"), busyFor(50, 2), record);
+    runner.run<int>(QStringLiteral("x"), busyFor(50, 3), record);
+    runner.run<int>(QStringLiteral("y"), busyFor(50, 4), record);
+    QVERIFY(idle.wait(5000));
+    QCOMPARE(results, (std::vector<int>{1, 2, 4}));
+    QCOMPARE(cancelled.count(), 1);
+    QCOMPARE(cancelled.at(0).at(0).toString(), QStringLiteral("x"));
+  }
+
+  // A done() callback that starts the next job (as the window does: model loaded -> caption):
+  // that job runs to the end, idle comes once, after it.
+  void chainedFromDone() {
+    ui::JobRunner runner;
+    QSignalSpy idle(&runner, &ui::JobRunner::idle);
+    std::vector<int> results;
+    runner.runQueued<int>(QStringLiteral("load"), busyFor(30, 1), [&](int v) {
+      results.push_back(v);
+      runner.run<int>(QStringLiteral("caption"), busyFor(60, 2), [&](int w) { results.push_back(w); });
+      QVERIFY(runner.busy());
+    });
+    QVERIFY(idle.wait(5000));
+    QCOMPARE(results, (std::vector<int>{1, 2}));
+    QCOMPARE(idle.count(), 1);
+  }
+
   void errorsBecomeMessages() {
     ui::JobRunner runner;
     QSignalSpy failed(&runner, &ui::JobRunner::failed);

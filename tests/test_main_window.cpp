@@ -6,6 +6,7 @@
 #include <QApplication>
 #include <QLabel>
 #include <QComboBox>
+#include <QLineEdit>
 #include <QElapsedTimer>
 #include <QPushButton>
 #include <QClipboard>
@@ -21,6 +22,7 @@
 #include "main_window.h"
 #include "pipeline/captioner.h"
 #include "pipeline/shap.h"
+#include "pipeline/vqa.h"
 #include "token_bar.h"
 
 using namespace vlm;
@@ -244,6 +246,48 @@ class TestMainWindow : public QObject {
     QCOMPARE(again.findChild<QComboBox*>()->currentIndex(), 1);
     QVERIFY(!QSettings().value(QStringLiteral("recentFiles")).toStringList().isEmpty());
     QSettings().clear();  // the next tests start from the defaults again
+  }
+
+  // A question: typed into the field with real key events; the answer's tokens become the
+  // chips (the answer is the VQA API's), a chip explains the answer token (cross-attention of
+  // the question encoder), masks regenerate the answer; an empty question goes back to the caption.
+  void questionAnswering() {
+    ui::StartOptions o;
+    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.vqaModelPath = QString::fromStdString(test::dataPath("blip-vqa-tiny").string());
+    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy vqaReady(&w, &ui::MainWindow::vqaModelReady);
+    QSignalSpy captioned(&w, &ui::MainWindow::captionReady);
+    QVERIFY(vqaReady.count() > 0 || vqaReady.wait(60000));
+    QVERIFY(captioned.count() > 0 || captioned.wait(60000));
+    auto* field = w.findChild<QLineEdit*>();
+    QVERIFY(field);
+    QSignalSpy answered(&w, &ui::MainWindow::answerReady);
+    QTest::keyClicks(field, QStringLiteral("what is in the picture?"));
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(answered.wait(60000));
+    const auto vqa = QuestionAnswerer::load(test::dataPath("blip-vqa-tiny").string());
+    const VqaResult expected = vqa->answer(test::loadFixtureImage("astronaut.png"), "what is in the picture?", {});
+    QCOMPARE(answered.at(0).at(0).toString(), QString::fromStdString(expected.answer));
+    QCOMPARE(w.tokenBar()->count(), int(expected.ids.size()) - 1);
+    QCOMPARE(w.activeQuestion(), QStringLiteral("what is in the picture?"));
+    w.findChild<QComboBox*>()->setCurrentIndex(3);  // cross-attention
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
+    QVERIFY(explained.wait(60000));
+    QCOMPARE(w.explanation()->family, std::string("blip-vqa"));
+    QCOMPARE(w.explanation()->question, std::string("what is in the picture?"));
+    w.canvas()->addMask(QRectF(0, 0, 256, 256));
+    QSignalSpy regenerated(&w, &ui::MainWindow::regenerated);
+    w.regenerate();
+    QVERIFY(regenerated.wait(60000));
+    QCOMPARE(w.regeneration()->original, expected.answer);
+    field->clear();
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(captioned.wait(60000));
+    QVERIFY(w.activeQuestion().isEmpty());
   }
 
   // Without an image the window is ready when the model is (a screenshot then does not wait

@@ -15,6 +15,7 @@ struct JobRunner::Request {
   std::function<std::any(const JobContext&)> work;
   std::function<void(std::any&)> done;
   std::function<void(const QString&)> failedFn;
+  bool supersedable = true;
   std::stop_source stop;
   // Filled on the worker thread, read on the GUI thread after the future finished.
   std::any result;
@@ -29,7 +30,7 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent), pool_(new QThreadPool(t
 }
 
 JobRunner::~JobRunner() {
-  waiting_.reset();
+  waiting_.clear();
   if (running_) {
     running_->stop.request_stop();
     running_->future.waitForFinished();
@@ -37,15 +38,13 @@ JobRunner::~JobRunner() {
   pool_->waitForDone();
 }
 
-bool JobRunner::busy() const { return running_ || waiting_; }
+bool JobRunner::busy() const { return running_ || !waiting_.empty(); }
 QString JobRunner::current() const { return running_ ? running_->what : QString(); }
 
 void JobRunner::cancel() {
-  if (waiting_) {
-    const QString what = waiting_->what;
-    waiting_.reset();
-    Q_EMIT cancelled(what);
-  }
+  auto waiting = std::move(waiting_);
+  waiting_.clear();
+  for (const auto& w : waiting) Q_EMIT cancelled(w->what);
   if (running_) running_->stop.request_stop();
 }
 
@@ -57,29 +56,36 @@ void JobRunner::waitForIdle() {
 }
 
 void JobRunner::submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
-                       std::function<void(const QString&)> failedFn) {
+                       std::function<void(const QString&)> failedFn, bool supersedable) {
   auto r = std::make_shared<Request>();
   r->id = nextId_++;
   r->what = what;
   r->work = std::move(work);
   r->done = std::move(done);
   r->failedFn = std::move(failedFn);
-  if (waiting_) Q_EMIT cancelled(waiting_->what);  // replaced before it started
-  waiting_ = r;
-  if (running_) {
-    running_->stop.request_stop();  // superseded: its result will be dropped
-    return;
+  r->supersedable = supersedable;
+  if (supersedable) {
+    // Waiting requests that may be superseded are replaced before they start.
+    std::deque<std::shared_ptr<Request>> kept;
+    for (auto& w : waiting_) {
+      if (w->supersedable) Q_EMIT cancelled(w->what);
+      else kept.push_back(std::move(w));
+    }
+    waiting_ = std::move(kept);
+    if (running_ && running_->supersedable) running_->stop.request_stop();  // its result will be dropped
   }
-  startNext();
+  waiting_.push_back(r);
+  if (!running_) startNext();
 }
 
 void JobRunner::startNext() {
-  if (!waiting_) {
+  if (running_) return;  // a done() callback already started the next job
+  if (waiting_.empty()) {
     Q_EMIT idle();
     return;
   }
-  running_ = std::move(waiting_);
-  waiting_.reset();
+  running_ = std::move(waiting_.front());
+  waiting_.pop_front();
   std::shared_ptr<Request> r = running_;
   Q_EMIT started(r->what);
   QPointer<JobRunner> self(this);

@@ -4,14 +4,17 @@
 // struct; its result (or its error message) is delivered on the GUI thread. Widgets never run
 // core work themselves and never see LibTorch.
 //
-// Supersede: a new request cancels the running job (its result is dropped) and replaces a
-// request that has not started yet, so clicking tokens quickly never queues minutes of work.
+// Supersede: a new request cancels the running job (its result is dropped) and replaces the
+// requests that have not started yet, so clicking tokens quickly never queues minutes of work.
+// Queued jobs (runQueued: loading a model) are neither cancelled nor replaced by later
+// requests; they run in order, and later requests wait behind them.
 // Destroying the runner cancels the running job and waits for it.
 
 #include <QObject>
 #include <QString>
 
 #include <any>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -34,10 +37,17 @@ class JobRunner : public QObject {
   void run(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
            std::function<void(const QString&)> failed = {}) {
     submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
-           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed));
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), true);
+  }
+  // The same, but not superseded by later requests.
+  template <class T>
+  void runQueued(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
+                 std::function<void(const QString&)> failed = {}) {
+    submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), false);
   }
 
-  void cancel();      // the running job and the waiting request
+  void cancel();      // the running job and every waiting request
   bool busy() const;  // a job runs or waits
   QString current() const;  // what the running job is ("" when idle)
   // Blocks until the worker is idle (tests, shutdown); events are not processed.
@@ -54,12 +64,13 @@ class JobRunner : public QObject {
  private:
   struct Request;
   void submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
-              std::function<void(const QString&)> failed);
+              std::function<void(const QString&)> failed, bool supersedable);
   void startNext();
   void onFinished(quint64 id);
 
   QThreadPool* pool_ = nullptr;
-  std::shared_ptr<Request> running_, waiting_;
+  std::shared_ptr<Request> running_;
+  std::deque<std::shared_ptr<Request>> waiting_;
   quint64 nextId_ = 1;
 };
 

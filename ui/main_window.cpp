@@ -11,6 +11,7 @@
 #include <QImageReader>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QLineEdit>
 #include <QLoggingCategory>
 #include <QMenuBar>
 #include <QProgressBar>
@@ -39,6 +40,7 @@
 #include "io/image.h"
 #include "job_runner.h"
 #include "pipeline/captioner.h"
+#include "pipeline/vqa.h"
 #include "render/charts.h"
 #include "render/colormap.h"
 #include "token_bar.h"
@@ -87,6 +89,9 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   captionLabel_ = new QLabel(central);
   captionLabel_->setWordWrap(true);
   captionLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  question_ = new QLineEdit(central);
+  question_->setPlaceholderText(tr("Ask a question about the image (needs a BLIP VQA model: File > Load VQA model); empty + Enter: the caption"));
+  question_->setClearButtonEnabled(true);
   tokens_ = new TokenBar(central);
   QFont f = tokens_->font();
   f.setPointSizeF(f.pointSizeF() * 1.3);
@@ -106,6 +111,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   row->addWidget(progress_, 1);
   layout->addWidget(modelLabel_);
   layout->addWidget(splitter, 1);
+  layout->addWidget(question_);
   layout->addWidget(captionLabel_);
   layout->addWidget(tokens_);
   layout->addWidget(explainLabel_);
@@ -116,6 +122,14 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   auto* file = menuBar()->addMenu(tr("&File"));
   file->addAction(tr("&Open image..."), QKeySequence::Open, this, &MainWindow::openImageDialog);
   recentMenu_ = file->addMenu(tr("Open &recent"));
+  file->addAction(tr("Load &captioning model..."), this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("BLIP captioning checkpoint (save_pretrained folder)"));
+    if (!dir.isEmpty()) loadModel(dir);
+  });
+  file->addAction(tr("Load &VQA model..."), this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("BLIP VQA checkpoint (save_pretrained folder)"));
+    if (!dir.isEmpty()) loadVqaModel(dir);
+  });
   file->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* edit = menuBar()->addMenu(tr("&Edit"));
@@ -136,6 +150,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   connect(captionButton_, &QPushButton::clicked, this, &MainWindow::captionCurrentImage);
   connect(cancelButton_, &QPushButton::clicked, this, &MainWindow::cancelWork);
   connect(tokens_, &TokenBar::tokenSelected, this, &MainWindow::explainToken);
+  connect(question_, &QLineEdit::returnPressed, this, &MainWindow::askQuestion);
   connect(canvas_, &ImageCanvas::hoveredPixel, this, &MainWindow::showHovered);
   connect(jobs_, &JobRunner::started, this, [this](const QString& what) {
     progress_->setValue(0);
@@ -171,6 +186,21 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
 
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
+  if (!options.vqaModelPath.isEmpty()) {
+    if (!options.question.isEmpty()) {
+      question_->setText(options.question);
+      // Ask once both the caption and the VQA model are there (whichever comes last).
+      auto ask = [this] {
+        if (vqa_ && !ids_.empty() && activeQuestion_.isEmpty() && !options_.question.isEmpty()) {
+          options_.question.clear();
+          askQuestion();
+        }
+      };
+      connect(this, &MainWindow::captionReady, this, ask);
+      connect(this, &MainWindow::vqaModelReady, this, ask);
+    }
+    loadVqaModel(options.vqaModelPath);
+  }
   // Scripted start (screenshots): explain a token, then draw masks and regenerate.
   auto drawAndRegenerate = [this] {
     for (const QRectF& r : options_.masks) undo_->push(new AddMaskCommand(canvas_, r));
@@ -295,7 +325,8 @@ void MainWindow::updateLayerSlider() {
     return;
   }
   const ExplainMethod m = kMethods[method_->currentIndex()];
-  const int vision = captioner_ ? captioner_->visionLayers() : 1, text = captioner_ ? captioner_->textLayers() : 1;
+  const BlipPipeline* p = activePipeline();
+  const int vision = p ? p->visionLayers() : 1, text = p ? p->textLayers() : 1;
   const QSignalBlocker block(layer_);
   if (m == ExplainMethod::IntegratedGradients) {
     layer_->setEnabled(false);
@@ -321,7 +352,7 @@ ExplainOptions MainWindow::currentOptions(int position) const {
   o.ids = ids_;
   if (o.method == ExplainMethod::CrossAttention) o.layer = layer_->value();
   else if (o.method != ExplainMethod::IntegratedGradients) {
-    if (captioner_ && layer_->value() == captioner_->visionLayers()) o.postLayernorm = true;
+    if (activePipeline() && layer_->value() == activePipeline()->visionLayers()) o.postLayernorm = true;
     else o.layer = layer_->value();
   }
   return o;
@@ -369,7 +400,7 @@ void MainWindow::loadModel(const QString& spec) {
   explanation_.reset();
   modelLabel_->setText(tr("Loading %1 ...").arg(spec));
   const std::string s = spec.toStdString();
-  jobs_->run<std::shared_ptr<Captioner>>(
+  jobs_->runQueued<std::shared_ptr<Captioner>>(
       tr("Loading model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<Captioner>(Captioner::load(s, {}, job)); },
       [this, spec](std::shared_ptr<Captioner> c) {
         captioner_ = std::move(c);
@@ -397,6 +428,9 @@ void MainWindow::captionCurrentImage() {
       tr("Captioning %1").arg(QFileInfo(imagePath_).fileName()),
       [captioner, path](const JobContext& job) { return captioner->caption(io::loadImage(path), CaptionOptions{}, job); },
       [this](CaptionResult r) {
+        activeQuestion_.clear();
+        shapley_.reset();
+        updateLayerSlider();
         ids_ = r.ids;
         const QString caption = QString::fromStdString(r.caption);
         captionLabel_->setText(caption);
@@ -405,6 +439,61 @@ void MainWindow::captionCurrentImage() {
         tokens_->setTokens(tokens);
         explainLabel_->setText(tr("Click a word (or use the left / right keys) to see why the model said it."));
         Q_EMIT captionReady(caption);
+      },
+      [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
+}
+
+const BlipPipeline* MainWindow::activePipeline() const {
+  if (!activeQuestion_.isEmpty() && vqa_) return vqa_.get();
+  return captioner_.get();
+}
+
+void MainWindow::loadVqaModel(const QString& spec) {
+  vqa_.reset();
+  const std::string s = spec.toStdString();
+  jobs_->runQueued<std::shared_ptr<QuestionAnswerer>>(
+      tr("Loading VQA model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<QuestionAnswerer>(QuestionAnswerer::load(s, {}, job)); },
+      [this, spec](std::shared_ptr<QuestionAnswerer> v) {
+        vqa_ = std::move(v);
+        modelLabel_->setText(modelLabel_->text() + tr("  |  VQA model: %1").arg(spec));
+        question_->setEnabled(true);
+        Q_EMIT vqaModelReady(spec);
+      },
+      [this](const QString& error) { statusBar()->showMessage(tr("Could not load the VQA model: %1").arg(error)); });
+}
+
+void MainWindow::askQuestion() {
+  const QString q = question_->text().trimmed();
+  if (q.isEmpty()) {
+    captionCurrentImage();
+    return;
+  }
+  if (!vqa_) {
+    statusBar()->showMessage(tr("Load a BLIP VQA model to ask questions (File > Load VQA model)."), 6000);
+    Q_EMIT workFailed(tr("no VQA model loaded"));
+    return;
+  }
+  if (imagePath_.isEmpty()) return;
+  const auto vqa = vqa_;
+  const std::string path = imagePath_.toStdString(), question = q.toStdString();
+  captionLabel_->setText(tr("Answering..."));
+  tokens_->clear();
+  jobs_->run<VqaResult>(
+      tr("Answering '%1'").arg(q), [vqa, path, question](const JobContext& job) { return vqa->answer(io::loadImage(path), question, VqaOptions{}, job); },
+      [this, q](VqaResult r) {
+        activeQuestion_ = q;
+        shapley_.reset();
+        explanation_.reset();
+        canvas_->setOverlay({});
+        ids_ = r.ids;
+        updateLayerSlider();
+        const QString answer = QString::fromStdString(r.answer);
+        captionLabel_->setText(tr("Q: %1   A: %2").arg(q, answer));
+        QStringList tokens;
+        for (const auto& t : r.tokens) tokens << QString::fromStdString(t);
+        tokens_->setTokens(tokens);
+        explainLabel_->setText(tr("Click a word of the answer to see why the model said it."));
+        Q_EMIT answerReady(answer);
       },
       [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
 }
@@ -423,15 +512,18 @@ void MainWindow::explainToken(int position) {
   }
   chart_->clear();
   const auto captioner = captioner_;
+  const auto vqa = vqa_;
+  const std::string question = activeQuestion_.toStdString();
   const std::string path = imagePath_.toStdString();
   const ExplainOptions o = currentOptions(position);
   const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
   explainLabel_->setText(tr("Explaining token %1 ...").arg(position));
   jobs_->run<ExplainView>(
       tr("Explaining token %1 (%2)").arg(position).arg(method_->currentText()),
-      [captioner, path, o, colormap](const JobContext& job) {
+      [captioner, vqa, question, path, o, colormap](const JobContext& job) {
         ExplainView v;
-        v.result = explainCaption(*captioner, io::loadImage(path), o, job);
+        v.result = question.empty() ? explainCaption(*captioner, io::loadImage(path), o, job)
+                                    : explainAnswer(*vqa, io::loadImage(path), question, o, job);
         v.overlay = overlayOf(v.result, v.result.maps.at(0), colormap);
         return v;
       },
@@ -487,7 +579,7 @@ void MainWindow::explainShapley(int position) {
   o.ids = ids_;
   QStringList idText;
   for (int64_t id : ids_) idText << QString::number(id);
-  const QString key = QStringList{imagePath_, idText.join(QLatin1Char(',')), shapFeatures_->currentText(), shapEstimator_->currentText(),
+  const QString key = QStringList{imagePath_, activeQuestion_, idText.join(QLatin1Char(',')), shapFeatures_->currentText(), shapEstimator_->currentText(),
                                   QString::number(shapBudget_->value())}
                           .join(QLatin1Char('|'));
   if (shapley_ && shapleyKey_ == key) {
@@ -496,11 +588,15 @@ void MainWindow::explainShapley(int position) {
     return;
   }
   const auto captioner = captioner_;
+  const auto vqa = vqa_;
+  const std::string question = activeQuestion_.toStdString();
   const std::string path = imagePath_.toStdString();
   explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
   jobs_->run<ShapResult>(
       tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
-      [captioner, path, o](const JobContext& job) { return shapCaption(*captioner, io::loadImage(path), o, job); },
+      [captioner, vqa, question, path, o](const JobContext& job) {
+        return question.empty() ? shapCaption(*captioner, io::loadImage(path), o, job) : shapAnswer(*vqa, io::loadImage(path), question, o, job);
+      },
       [this, key, position](ShapResult r) {
         shapley_ = std::move(r);
         shapleyKey_ = key;
@@ -623,7 +719,7 @@ void MainWindow::restoreSettings() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  saveSettings();
+  if (options_.screenshotPath.isEmpty()) saveSettings();  // a scripted screenshot leaves the user's settings alone
   jobs_->cancel();
   QMainWindow::closeEvent(event);
 }
@@ -669,10 +765,15 @@ void MainWindow::regenerate() {
   }
   spec.masker = *explain::parseMasker(masker_->currentText().toStdString());
   const auto captioner = captioner_;
+  const auto vqa = vqa_;
+  const std::string question = activeQuestion_.toStdString();
   const std::string path = imagePath_.toStdString();
   jobs_->run<RegenerateResult>(
       tr("Regenerating with %n mask(s)", nullptr, int(rects.size())),
-      [captioner, path, spec](const JobContext& job) { return maskAndRegenerate(*captioner, io::loadImage(path), spec, DecodingOptions{}, nullptr, job); },
+      [captioner, vqa, question, path, spec](const JobContext& job) {
+        return question.empty() ? maskAndRegenerate(*captioner, io::loadImage(path), spec, DecodingOptions{}, nullptr, job)
+                                : maskAndRegenerate(*vqa, io::loadImage(path), question, spec, DecodingOptions{}, nullptr, job);
+      },
       [this](RegenerateResult r) {
         showRegeneration(r);
         Q_EMIT regenerated();

@@ -16,12 +16,15 @@
 #include "pipeline/shap.h"
 
 namespace vlm {
+class BlipPipeline;
 class Captioner;
+class QuestionAnswerer;
 }  // namespace vlm
 
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QLineEdit;
 class QProgressBar;
 class QPushButton;
 class QSlider;
@@ -43,6 +46,8 @@ struct StartOptions {
   int explainToken = 0;     // > 0: explain this token once the caption is shown (screenshots)
   std::vector<QRectF> masks;  // image pixels: drawn and regenerated once the caption (and token) is shown
   QString method;             // gradcam | hirescam | gradxact | xattn | ig | shap: the method panel's choice at start
+  QString vqaModelPath;       // a BLIP VQA checkpoint for questions; empty: none
+  QString question;           // asked once the VQA model and the image are there
 };
 
 class MainWindow : public QMainWindow {
@@ -51,7 +56,8 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(const StartOptions& options, QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  QString captionText() const;  // the caption as shown (tests)
+  QString captionText() const;  // the caption (or "Q: ... A: ...") as shown (tests)
+  QString activeQuestion() const { return activeQuestion_; }
   bool busy() const;
   JobRunner* jobs() const { return jobs_; }
   TokenBar* tokenBar() const { return tokens_; }
@@ -67,6 +73,8 @@ class MainWindow : public QMainWindow {
   void openImage(const QString& path);
   void openImageDialog();
   void loadModel(const QString& spec);
+  void loadVqaModel(const QString& spec);
+  void askQuestion();        // the question field's text; empty: back to the caption
   void captionCurrentImage();
   void explainToken(int position);  // with the method panel's settings
   void cancelWork();
@@ -77,6 +85,8 @@ class MainWindow : public QMainWindow {
 
  Q_SIGNALS:
   void regenerated();
+  void answerReady(const QString& answer);
+  void vqaModelReady(const QString& spec);
   void captionReady(const QString& caption);
   void explanationReady(int position);
   void workFailed(const QString& message);
@@ -90,6 +100,7 @@ class MainWindow : public QMainWindow {
  private:
   void buildMethodPanel(QWidget* panel);
   bool shapleySelected() const;
+  const BlipPipeline* activePipeline() const;  // the VQA model while a question is active, else the captioner
   void explainShapley(int position);
   void showShapley(int position);
   void rememberRecent(const QString& path);
@@ -107,6 +118,9 @@ class MainWindow : public QMainWindow {
   QString imagePath_;
   QImage image_;
   std::shared_ptr<vlm::Captioner> captioner_;
+  std::shared_ptr<vlm::QuestionAnswerer> vqa_;
+  QString activeQuestion_;  // the question ids_ answer; empty: ids_ are the caption
+  QLineEdit* question_ = nullptr;
   std::vector<int64_t> ids_;
   std::optional<ExplainResult> explanation_;
   std::optional<RegenerateResult> regeneration_;
