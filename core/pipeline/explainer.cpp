@@ -139,54 +139,49 @@ std::vector<int64_t> checkedIds(const std::vector<int64_t>& ids, const std::stri
 
 }  // namespace
 
-ExplainResult captionHeader(const Captioner& captioner, const io::ImageU8& image, const std::vector<int64_t>& ids,
-                            const DecodingOptions& decoding, const JobContext& job) {
-  const Captioner::Impl& m = captioner.impl();
+namespace {
+
+// What a caption header and an answer header share: model, family, geometry, then the ids
+// (given, or made by `generate(job)`), their tokens and text.
+template <class Generate>
+ExplainResult blipHeader(const BlipPipeline& pipeline, const vision::ImageProcessorConfig& processor, const char* family,
+                         const io::ImageU8& image, const std::vector<int64_t>& ids, const std::string& what, Generate generate,
+                         const JobContext& job) {
   ExplainResult r;
-  r.model = captioner.modelName();
-  r.family = "blip-caption";
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
+  r.model = pipeline.modelName();
+  r.family = family;
+  r.geometry.emplace(processor, image.width, image.height, pipeline.imageSize(), pipeline.patchSize());
   const auto t0 = std::chrono::steady_clock::now();
-  if (ids.empty()) {
-    CaptionOptions co;
-    static_cast<DecodingOptions&>(co) = decoding;
-    r.ids = captioner.caption(image, co, subJob(job, 0, 0.2)).ids;
-  } else {
-    r.ids = ids;
-  }
-  checkedIds(r.ids, "the caption");
-  r.tokens = captioner.tokensOf(r.ids);
-  r.text = captioner.decodeForDisplay(r.ids);
+  r.ids = ids.empty() ? generate(subJob(job, 0, 0.2)) : ids;
+  checkedIds(r.ids, what);
+  r.tokens = pipeline.tokensOf(r.ids);
+  r.text = pipeline.decodeForDisplay(r.ids);
   r.generateSeconds = secondsSince(t0);
   job.throwIfCancelled();
   return r;
 }
 
+}  // namespace
+
+ExplainResult captionHeader(const Captioner& captioner, const io::ImageU8& image, const std::vector<int64_t>& ids,
+                            const DecodingOptions& decoding, const JobContext& job) {
+  return blipHeader(captioner, captioner.impl().processor, "blip-caption", image, ids, "the caption", [&](const JobContext& sub) {
+    CaptionOptions co;
+    static_cast<DecodingOptions&>(co) = decoding;
+    return captioner.caption(image, co, sub).ids;
+  }, job);
+}
+
 ExplainResult answerHeader(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question,
                            const std::vector<int64_t>& ids, const DecodingOptions& decoding, const JobContext& job) {
-  const QuestionAnswerer::Impl& m = vqa.impl();
   if (question.empty()) throw Error(ErrorCode::InvalidArgument, "a VQA explanation needs a question");
-  ExplainResult r;
-  r.model = vqa.modelName();
-  r.family = "blip-vqa";
-  r.question = question;
-  const auto& vc = m.model.model->config.vision;
-  r.geometry.emplace(m.processor, image.width, image.height, int(vc.imageSize), int(vc.patchSize));
-  r.questionTokens = vqa.tokensOf(vqa.questionIds(question));
-  const auto t0 = std::chrono::steady_clock::now();
-  if (ids.empty()) {
+  ExplainResult r = blipHeader(vqa, vqa.impl().processor, "blip-vqa", image, ids, "the answer", [&](const JobContext& sub) {
     VqaOptions vo;
     static_cast<DecodingOptions&>(vo) = decoding;
-    r.ids = vqa.answer(image, question, vo, subJob(job, 0, 0.2)).ids;
-  } else {
-    r.ids = ids;
-  }
-  checkedIds(r.ids, "the answer");
-  r.tokens = vqa.tokensOf(r.ids);
-  r.text = vqa.decodeForDisplay(r.ids);
-  r.generateSeconds = secondsSince(t0);
-  job.throwIfCancelled();
+    return vqa.answer(image, question, vo, sub).ids;
+  }, job);
+  r.question = question;
+  r.questionTokens = vqa.tokensOf(vqa.questionIds(question));
   return r;
 }
 
