@@ -59,9 +59,7 @@ int cmdMetrics(int argc, char** argv) {
     case models::ModelFamily::BlipCaption: {
       if (explained.family != "blip-caption") throw UsageError(from + " explains a " + explained.family + " model, " + model + " is a captioning model");
       const auto captioner = Captioner::load(model, modelOptionsFrom(args));
-      ExplainResult withGeometry = explained;
-      withGeometry.geometry = captionHeader(*captioner, image, explained.ids, {}).geometry;
-      r = faithfulnessCaption(*captioner, image, withGeometry, o, terminalProgress());
+      r = faithfulnessCaption(*captioner, image, explained, o, terminalProgress());
       if (args.flag("randomization"))
         randomization = cascadingRandomization(*captioner, image, optionsOf(explained), uint64_t(args.intValue("seed", 0, 0, 2147483647)), terminalProgress());
       break;
@@ -70,18 +68,14 @@ int cmdMetrics(int argc, char** argv) {
       if (explained.family != "blip-vqa") throw UsageError(from + " explains a " + explained.family + " model, " + model + " is a VQA model");
       if (args.flag("randomization")) throw UsageError("--randomization works with BLIP captioning models");
       const auto vqa = QuestionAnswerer::load(model, modelOptionsFrom(args));
-      ExplainResult withGeometry = explained;
-      withGeometry.geometry = answerHeader(*vqa, image, explained.question, explained.ids, {}).geometry;
-      r = faithfulnessAnswer(*vqa, image, withGeometry, o, terminalProgress());
+      r = faithfulnessAnswer(*vqa, image, explained, o, terminalProgress());
       break;
     }
     case models::ModelFamily::Clip: {
       if (explained.family != "clip") throw UsageError(from + " explains a " + explained.family + " model, " + model + " is a CLIP model");
       if (args.flag("randomization")) throw UsageError("--randomization works with BLIP captioning models");
       const auto clip = SimilarityModel::load(model, modelOptionsFrom(args));
-      ExplainResult withGeometry = explained;
-      withGeometry.geometry = similarityHeader(*clip, image, explained.text).geometry;
-      r = faithfulnessSimilarity(*clip, image, withGeometry, o, terminalProgress());
+      r = faithfulnessSimilarity(*clip, image, explained, o, terminalProgress());
       break;
     }
   }

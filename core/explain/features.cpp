@@ -493,7 +493,11 @@ FeatureSpec parseFeatureSpec(std::string_view text) {
     spec.concepts = *k;
   } else if (kind == "masks") {
     if (arg.empty()) badSpec(text, "masks needs one or more mask images, separated by commas");
-    spec.file = std::string(arg);  // the comma-separated list
+    for (size_t start = 0; start <= arg.size();) {  // comma-separated; empty pieces dropped
+      const size_t end = std::min(arg.find(',', start), arg.size());
+      if (end > start) spec.files.emplace_back(arg.substr(start, end - start));
+      start = end + 1;
+    }
   } else if (kind == "rects") {
     if (arg.empty()) badSpec(text, "rects needs a JSON file");
     spec.file = std::string(arg);  // everything after "rects:", so paths may contain ':'
@@ -501,6 +505,17 @@ FeatureSpec parseFeatureSpec(std::string_view text) {
     badSpec(text, "unknown kind '" + std::string(kind) + "'");
   }
   return spec;
+}
+
+std::optional<FeatureSet> pixelFeatures(const FeatureSpec& spec, const io::ImageU8& input, int patchSize) {
+  const int side = input.width;
+  checkInput(side, patchSize);
+  const int g = side / patchSize;
+  const int rows = spec.rows > 0 ? spec.rows : g, cols = spec.cols > 0 ? spec.cols : g;
+  if (spec.kind == "grid") return gridFeatures(side, patchSize, rows, cols);
+  if (spec.kind == "partition") return partitionFeatures(side, patchSize, rows, cols);
+  if (spec.kind == "slic" || spec.kind == "slico") return slicFeatures(input, patchSize, spec.regions, spec.kind == "slico");
+  return std::nullopt;
 }
 
 }  // namespace vlm::explain

@@ -116,9 +116,14 @@ struct FeatureSpec {
   int regions = 0;
   std::string layer;       // dff: a vision layer index or "post_layernorm"
   int concepts = 0;
-  std::string file;
+  std::string file;                // rects: the JSON file
+  std::vector<std::string> files;  // masks: the mask images
 };
 // InvalidArgument with the reason and the accepted forms.
 FeatureSpec parseFeatureSpec(std::string_view text);
+
+// The feature sets that need nothing but the input image (S x S): grid, partition (rows / cols 0
+// = the patch grid), slic, slico. std::nullopt for the kinds that need more (dff, rects, masks).
+std::optional<FeatureSet> pixelFeatures(const FeatureSpec& spec, const io::ImageU8& input, int patchSize);
 
 }  // namespace vlm::explain

@@ -43,19 +43,19 @@ std::vector<double> featureScores(const ExplainedMap& map, const FeatureSet& fea
 
 FeatureSet featuresFor(const std::string& spec, const vision::InputGeometry& geo, const InputPixels& in) {
   const FeatureSpec f = parseFeatureSpec(spec);
-  const int rows = f.rows > 0 ? f.rows : geo.gridSide(), cols = f.cols > 0 ? f.cols : geo.gridSide();
-  if (f.kind == "grid") return gridFeatures(geo.inputSize(), geo.patchSize(), rows, cols);
-  if (f.kind == "slic" || f.kind == "slico") return slicFeatures(in.image, geo.patchSize(), f.regions, f.kind == "slico");
-  throw Error(ErrorCode::InvalidArgument, "deletion / insertion ranks grid cells or superpixels (grid[:RxC], slic:N), not '" + spec + "'");
+  if (f.kind != "grid" && f.kind != "slic" && f.kind != "slico")
+    throw Error(ErrorCode::InvalidArgument, "deletion / insertion ranks grid cells or superpixels (grid[:RxC], slic:N), not '" + spec + "'");
+  return *pixelFeatures(f, in.image, geo.patchSize());
 }
 
-// `makeTarget(map)` builds the target of one map's unit.
+// `makeTarget(map)` builds the target of one map's unit. An explanation read from disk has no
+// geometry: it is the model's (input side S, patch P) for this image.
 template <class MakeTarget>
-FaithfulnessResult evaluate(const ExplainResult& explained, const io::ImageU8& image, const vision::ImageProcessorConfig& processor,
-                            const FaithfulnessOptions& o, MakeTarget makeTarget, const JobContext& job) {
+FaithfulnessResult evaluate(const ExplainResult& explained, const io::ImageU8& image, const vision::ImageProcessorConfig& processor, int64_t side,
+                            int64_t patch, const FaithfulnessOptions& o, MakeTarget makeTarget, const JobContext& job) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (!explained.geometry) throw Error(ErrorCode::InvalidArgument, "the explanation has no image geometry");
-  const vision::InputGeometry& geo = *explained.geometry;
+  const vision::InputGeometry geo =
+      explained.geometry ? *explained.geometry : vision::InputGeometry(processor, image.width, image.height, int(side), int(patch));
   if (geo.imageWidth() != image.width || geo.imageHeight() != image.height)
     throw Error(ErrorCode::InvalidArgument, "the explanation was made for a " + std::to_string(geo.imageWidth()) + "x" +
                                                 std::to_string(geo.imageHeight()) + " image, this one is " + std::to_string(image.width) + "x" +
@@ -114,7 +114,8 @@ FaithfulnessResult faithfulnessCaption(const Captioner& captioner, const io::Ima
                                        const FaithfulnessOptions& o, const JobContext& job) {
   const Captioner::Impl& m = captioner.impl();
   const at::Tensor pixels = m.pixelValues(image);
-  return evaluate(e, image, m.processor, o, [&](const ExplainedMap& map) {
+  const auto& vc = m.model.model->config.vision;
+  return evaluate(e, image, m.processor, vc.imageSize, vc.patchSize, o, [&](const ExplainedMap& map) {
     return std::make_unique<CaptionTarget>(m.model.model, pixels, e.ids, selectionOfMap(map));
   }, job);
 }
@@ -125,7 +126,8 @@ FaithfulnessResult faithfulnessAnswer(const QuestionAnswerer& vqa, const io::Ima
   if (e.question.empty()) throw Error(ErrorCode::InvalidArgument, "the explanation has no question (is it a VQA explanation?)");
   const at::Tensor pixels = m.pixelValues(image);
   const std::vector<int64_t> q = vqa.questionIds(e.question);
-  return evaluate(e, image, m.processor, o, [&](const ExplainedMap& map) {
+  const auto& vc = m.model.model->config.vision;
+  return evaluate(e, image, m.processor, vc.imageSize, vc.patchSize, o, [&](const ExplainedMap& map) {
     return std::make_unique<VqaAnswerTarget>(m.model.model, pixels, q, e.ids, selectionOfMap(map));
   }, job);
 }
@@ -134,7 +136,8 @@ FaithfulnessResult faithfulnessSimilarity(const SimilarityModel& clip, const io:
                                           const FaithfulnessOptions& o, const JobContext& job) {
   const SimilarityModel::Impl& m = clip.impl();
   const at::Tensor pixels = m.pixelValues(image);
-  return evaluate(e, image, m.processor, o, [&](const ExplainedMap&) {
+  const auto& vc = m.model.model->config.vision;
+  return evaluate(e, image, m.processor, vc.imageSize, vc.patchSize, o, [&](const ExplainedMap&) {
     return std::make_unique<ClipSimilarityTarget>(m.model.model, pixels, e.ids);
   }, job);
 }

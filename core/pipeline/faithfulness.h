@@ -51,8 +51,8 @@ struct FaithfulnessResult {
 };
 
 // `explained` is an explanation of this image by this model (its ids, question / text and
-// maps; readExplanation() gives one back from disk). Maps without an image map (IG on the
-// question) are skipped.
+// maps; readExplanation() gives one back from disk, without geometry: then the model's own
+// geometry for this image is used). Maps without an image map (IG on the question) are skipped.
 FaithfulnessResult faithfulnessCaption(const Captioner& captioner, const io::ImageU8& image, const ExplainResult& explained,
                                        const FaithfulnessOptions& options, const JobContext& job = {});
 FaithfulnessResult faithfulnessAnswer(const QuestionAnswerer& vqa, const io::ImageU8& image, const ExplainResult& explained,

@@ -45,10 +45,7 @@ FeatureSet buildFeatures(const Target& target, const InputPixels& in, const visi
                          const JobContext& job) {
   const FeatureSpec spec = parseFeatureSpec(o.features);
   const int s = geo.inputSize(), p = geo.patchSize(), g = geo.gridSide();
-  const int rows = spec.rows > 0 ? spec.rows : g, cols = spec.cols > 0 ? spec.cols : g;
-  if (spec.kind == "grid") return gridFeatures(s, p, rows, cols);
-  if (spec.kind == "partition") return partitionFeatures(s, p, rows, cols);
-  if (spec.kind == "slic" || spec.kind == "slico") return slicFeatures(in.image, p, spec.regions, spec.kind == "slico");
+  if (auto f = pixelFeatures(spec, in.image, p)) return std::move(*f);
   if (spec.kind == "dff") {
     const std::string name = target.visionLayerName(layerOf(spec.layer));
     models::ActivationRecorder rec({name});
@@ -76,22 +73,17 @@ FeatureSet buildFeatures(const Target& target, const InputPixels& in, const visi
     // Each mask image has the original image's size; an input pixel belongs to a mask when the
     // original pixel under its centre does.
     std::vector<std::vector<uint8_t>> masks;
-    size_t start = 0;
-    while (start <= spec.file.size()) {
-      const size_t end = std::min(spec.file.find(',', start), spec.file.size());
-      if (end > start) {
-        const std::vector<uint8_t> m = readMaskImage(spec.file.substr(start, end - start), geo.imageWidth(), geo.imageHeight());
-        std::vector<uint8_t> in(size_t(s) * s, 0);
-        for (int v = 0; v < s; ++v) {
-          const int y = int(std::floor(geo.toImageY(v + 0.5)));
-          for (int u = 0; u < s; ++u) {
-            const int x = int(std::floor(geo.toImageX(u + 0.5)));
-            if (x >= 0 && y >= 0 && x < geo.imageWidth() && y < geo.imageHeight()) in[size_t(v) * s + u] = m[size_t(y) * geo.imageWidth() + x];
-          }
+    for (const std::string& file : spec.files) {
+      const std::vector<uint8_t> m = readMaskImage(file, geo.imageWidth(), geo.imageHeight());
+      std::vector<uint8_t> in(size_t(s) * s, 0);
+      for (int v = 0; v < s; ++v) {
+        const int y = int(std::floor(geo.toImageY(v + 0.5)));
+        for (int u = 0; u < s; ++u) {
+          const int x = int(std::floor(geo.toImageX(u + 0.5)));
+          if (x >= 0 && y >= 0 && x < geo.imageWidth() && y < geo.imageHeight()) in[size_t(v) * s + u] = m[size_t(y) * geo.imageWidth() + x];
         }
-        masks.push_back(std::move(in));
       }
-      start = end + 1;
+      masks.push_back(std::move(in));
     }
     return maskFeatures(s, p, std::move(masks));
   }
@@ -166,10 +158,10 @@ void run(const Target& target, const vision::ImageProcessorConfig& processor, co
   // One map per output: each input pixel gets the values of the features that contain it.
   const int k = r.outputs(), f = r.count();
   const size_t plane = size_t(r.side) * r.side;
+  const auto queries = target.queryPositions();
   for (int out = 0; out < k; ++out) {
     ExplainedMap m;
     m.label = r.outputLabels[size_t(out)];
-    const auto queries = target.queryPositions();
     m.position = !wrapped && queries[size_t(out)] >= 0 ? queries[size_t(out)] + 1 : -1;
     if (m.position >= 0 && m.position < int64_t(r.info.tokens.size())) m.token = r.info.tokens[size_t(m.position)];
     m.y = r.fullValue[size_t(out)];

@@ -97,6 +97,8 @@ io::ImageU8 featureImage(const ShapResult& r, const io::ImageU8& image) {
     }
   }
   io::ImageU8 out = image;
+  std::vector<std::array<uint8_t, 3>> colours;  // one per feature, not one HSV conversion per pixel
+  for (int i = 0; i < r.count(); ++i) colours.push_back(featureColour(i));
   std::vector<double> cx(size_t(r.count()), 0), cy(size_t(r.count()), 0), n(size_t(r.count()), 0);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
@@ -106,7 +108,7 @@ io::ImageU8 featureImage(const ShapResult& r, const io::ImageU8& image) {
         for (int c = 0; c < 3; ++c) p[c] = uint8_t(p[c] / 3);
         continue;
       }
-      const auto col = featureColour(l);
+      const auto& col = colours[size_t(l)];
       const bool border = (x + 1 < w && onImage[size_t(y) * w + x + 1] != l) || (y + 1 < h && onImage[size_t(y + 1) * w + x] != l);
       for (int c = 0; c < 3; ++c) p[c] = border ? 255 : uint8_t(0.55 * p[c] + 0.45 * col[size_t(c)]);
       cx[size_t(l)] += x;
