@@ -39,20 +39,12 @@ JobRunner::~JobRunner() {
 }
 
 bool JobRunner::busy() const { return running_ || !waiting_.empty(); }
-QString JobRunner::current() const { return running_ ? running_->what : QString(); }
 
 void JobRunner::cancel() {
   auto waiting = std::move(waiting_);
   waiting_.clear();
   for (const auto& w : waiting) Q_EMIT cancelled(w->what);
   if (running_) running_->stop.request_stop();
-}
-
-void JobRunner::waitForIdle() {
-  while (running_) {
-    running_->future.waitForFinished();
-    onFinished(running_->id);
-  }
 }
 
 void JobRunner::submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
@@ -120,7 +112,7 @@ void JobRunner::startNext() {
 }
 
 void JobRunner::onFinished(quint64 id) {
-  if (!running_ || running_->id != id) return;  // already handled (waitForIdle)
+  if (!running_ || running_->id != id) return;
   std::shared_ptr<Request> r = std::move(running_);
   running_.reset();
   r->future.waitForFinished();

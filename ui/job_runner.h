@@ -49,9 +49,6 @@ class JobRunner : public QObject {
 
   void cancel();      // the running job and every waiting request
   bool busy() const;  // a job runs or waits
-  QString current() const;  // what the running job is ("" when idle)
-  // Blocks until the worker is idle (tests, shutdown); events are not processed.
-  void waitForIdle();
 
  Q_SIGNALS:
   void started(const QString& what);

@@ -8,7 +8,6 @@
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
-#include <QImageReader>
 #include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
@@ -368,16 +367,20 @@ void MainWindow::openImageDialog() {
 }
 
 void MainWindow::openImage(const QString& path) {
-  QImageReader reader(path);
-  reader.setAutoTransform(true);  // EXIF orientation, as the model sees it
-  const QImage image = reader.read();
-  if (image.isNull()) {
-    statusBar()->showMessage(tr("Cannot open %1: %2").arg(path, reader.errorString()));
-    Q_EMIT workFailed(tr("Cannot open %1: %2").arg(path, reader.errorString()));
+  // Decoded once, as the model reads it (EXIF orientation applied): the canvas shows these
+  // pixels and every job uses them.
+  std::shared_ptr<const io::ImageU8> decoded;
+  try {
+    decoded = std::make_shared<const io::ImageU8>(io::loadImage(path.toStdString()));
+  } catch (...) {
+    const QString message = tr("Cannot open %1: %2").arg(path, QString::fromStdString(describeCurrentException()));
+    statusBar()->showMessage(message);
+    Q_EMIT workFailed(message);
     return;
   }
+  const QImage image = toQImage(*decoded);
   imagePath_ = path;
-  image_ = image;
+  image_ = std::move(decoded);
   shapley_.reset();
   chart_->clear();
   rememberRecent(QFileInfo(path).absoluteFilePath());
@@ -421,26 +424,34 @@ void MainWindow::loadModel(const QString& spec) {
 void MainWindow::captionCurrentImage() {
   if (!captioner_ || imagePath_.isEmpty()) return;
   const auto captioner = captioner_;
-  const std::string path = imagePath_.toStdString();
+  const auto image = image_;
   captionLabel_->setText(tr("Captioning..."));
   tokens_->clear();
   jobs_->run<CaptionResult>(
       tr("Captioning %1").arg(QFileInfo(imagePath_).fileName()),
-      [captioner, path](const JobContext& job) { return captioner->caption(io::loadImage(path), CaptionOptions{}, job); },
+      [captioner, image](const JobContext& job) { return captioner->caption(*image, CaptionOptions{}, job); },
       [this](CaptionResult r) {
-        activeQuestion_.clear();
-        shapley_.reset();
-        updateLayerSlider();
-        ids_ = r.ids;
         const QString caption = QString::fromStdString(r.caption);
-        captionLabel_->setText(caption);
-        QStringList tokens;
-        for (const auto& t : r.tokens) tokens << QString::fromStdString(t);
-        tokens_->setTokens(tokens);
-        explainLabel_->setText(tr("Click a word (or use the left / right keys) to see why the model said it."));
+        showText({}, r.ids, r.tokens, caption, tr("Click a word (or use the left / right keys) to see why the model said it."));
         Q_EMIT captionReady(caption);
       },
       [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
+}
+
+// A new caption or answer: its tokens become the chips; what explained the previous text goes.
+void MainWindow::showText(const QString& question, const std::vector<int64_t>& ids, const std::vector<std::string>& tokens,
+                          const QString& shown, const QString& hint) {
+  activeQuestion_ = question;
+  shapley_.reset();
+  explanation_.reset();
+  canvas_->setOverlay({});
+  ids_ = ids;
+  updateLayerSlider();
+  captionLabel_->setText(shown);
+  QStringList chips;
+  for (const auto& t : tokens) chips << QString::fromStdString(t);
+  tokens_->setTokens(chips);
+  explainLabel_->setText(hint);
 }
 
 const BlipPipeline* MainWindow::activePipeline() const {
@@ -475,24 +486,15 @@ void MainWindow::askQuestion() {
   }
   if (imagePath_.isEmpty()) return;
   const auto vqa = vqa_;
-  const std::string path = imagePath_.toStdString(), question = q.toStdString();
+  const auto image = image_;
+  const std::string question = q.toStdString();
   captionLabel_->setText(tr("Answering..."));
   tokens_->clear();
   jobs_->run<VqaResult>(
-      tr("Answering '%1'").arg(q), [vqa, path, question](const JobContext& job) { return vqa->answer(io::loadImage(path), question, VqaOptions{}, job); },
+      tr("Answering '%1'").arg(q), [vqa, image, question](const JobContext& job) { return vqa->answer(*image, question, VqaOptions{}, job); },
       [this, q](VqaResult r) {
-        activeQuestion_ = q;
-        shapley_.reset();
-        explanation_.reset();
-        canvas_->setOverlay({});
-        ids_ = r.ids;
-        updateLayerSlider();
         const QString answer = QString::fromStdString(r.answer);
-        captionLabel_->setText(tr("Q: %1   A: %2").arg(q, answer));
-        QStringList tokens;
-        for (const auto& t : r.tokens) tokens << QString::fromStdString(t);
-        tokens_->setTokens(tokens);
-        explainLabel_->setText(tr("Click a word of the answer to see why the model said it."));
+        showText(q, r.ids, r.tokens, tr("Q: %1   A: %2").arg(q, answer), tr("Click a word of the answer to see why the model said it."));
         Q_EMIT answerReady(answer);
       },
       [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
@@ -514,16 +516,15 @@ void MainWindow::explainToken(int position) {
   const auto captioner = captioner_;
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
-  const std::string path = imagePath_.toStdString();
+  const auto image = image_;
   const ExplainOptions o = currentOptions(position);
   const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
   explainLabel_->setText(tr("Explaining token %1 ...").arg(position));
   jobs_->run<ExplainView>(
       tr("Explaining token %1 (%2)").arg(position).arg(method_->currentText()),
-      [captioner, vqa, question, path, o, colormap](const JobContext& job) {
+      [captioner, vqa, question, image, o, colormap](const JobContext& job) {
         ExplainView v;
-        v.result = question.empty() ? explainCaption(*captioner, io::loadImage(path), o, job)
-                                    : explainAnswer(*vqa, io::loadImage(path), question, o, job);
+        v.result = question.empty() ? explainCaption(*captioner, *image, o, job) : explainAnswer(*vqa, *image, question, o, job);
         v.overlay = overlayOf(v.result, v.result.maps.at(0), colormap);
         return v;
       },
@@ -590,12 +591,12 @@ void MainWindow::explainShapley(int position) {
   const auto captioner = captioner_;
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
-  const std::string path = imagePath_.toStdString();
+  const auto image = image_;
   explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
   jobs_->run<ShapResult>(
       tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
-      [captioner, vqa, question, path, o](const JobContext& job) {
-        return question.empty() ? shapCaption(*captioner, io::loadImage(path), o, job) : shapAnswer(*vqa, io::loadImage(path), question, o, job);
+      [captioner, vqa, question, image, o](const JobContext& job) {
+        return question.empty() ? shapCaption(*captioner, *image, o, job) : shapAnswer(*vqa, *image, question, o, job);
       },
       [this, key, position](ShapResult r) {
         shapley_ = std::move(r);
@@ -767,12 +768,12 @@ void MainWindow::regenerate() {
   const auto captioner = captioner_;
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
-  const std::string path = imagePath_.toStdString();
+  const auto image = image_;
   jobs_->run<RegenerateResult>(
       tr("Regenerating with %n mask(s)", nullptr, int(rects.size())),
-      [captioner, vqa, question, path, spec](const JobContext& job) {
-        return question.empty() ? maskAndRegenerate(*captioner, io::loadImage(path), spec, DecodingOptions{}, nullptr, job)
-                                : maskAndRegenerate(*vqa, io::loadImage(path), question, spec, DecodingOptions{}, nullptr, job);
+      [captioner, vqa, question, image, spec](const JobContext& job) {
+        return question.empty() ? maskAndRegenerate(*captioner, *image, spec, DecodingOptions{}, nullptr, job)
+                                : maskAndRegenerate(*vqa, *image, question, spec, DecodingOptions{}, nullptr, job);
       },
       [this](RegenerateResult r) {
         showRegeneration(r);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "io/image.h"
 #include "pipeline/counterfactual.h"
 #include "pipeline/explainer.h"
 #include "pipeline/shap.h"
@@ -100,6 +101,8 @@ class MainWindow : public QMainWindow {
  private:
   void buildMethodPanel(QWidget* panel);
   bool shapleySelected() const;
+  void showText(const QString& question, const std::vector<int64_t>& ids, const std::vector<std::string>& tokens, const QString& shown,
+                const QString& hint);
   const BlipPipeline* activePipeline() const;  // the VQA model while a question is active, else the captioner
   void explainShapley(int position);
   void showShapley(int position);
@@ -116,7 +119,7 @@ class MainWindow : public QMainWindow {
 
   StartOptions options_;
   QString imagePath_;
-  QImage image_;
+  std::shared_ptr<const io::ImageU8> image_;  // the open image as the model reads it (shared with jobs)
   std::shared_ptr<vlm::Captioner> captioner_;
   std::shared_ptr<vlm::QuestionAnswerer> vqa_;
   QString activeQuestion_;  // the question ids_ answer; empty: ids_ are the caption
