@@ -7,6 +7,8 @@
 #include <initializer_list>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "testing.h"
 
 namespace vlm::test {
@@ -31,6 +33,15 @@ inline CliResult runCli(const QStringList& args, const QByteArray& stdinData = {
   r.out = p.readAllStandardOutput().toStdString();
   r.err = p.readAllStandardError().toStdString();
   return r;
+}
+
+// Runs `args`, which must succeed (a failure fails the test and shows stderr), and parses its
+// stdout as JSON.
+inline nlohmann::json runCliJson(const QStringList& args) {
+  const CliResult r = runCli(args);
+  if (r.exitCode != 0) qWarning("%s", r.err.c_str());
+  [&] { QCOMPARE(r.exitCode, 0); }();
+  return nlohmann::json::parse(r.out);
 }
 
 inline QString qs(const std::filesystem::path& p) { return QString::fromStdString(p.string()); }

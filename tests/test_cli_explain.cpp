@@ -31,12 +31,8 @@ class TestCliExplain : public QObject {
   const QString image_ = qs(dataPath("images/chelsea.png"));
 
   json explainJson(const QStringList& extra, const std::string& outName) {
-    QStringList args{"explain", "--model", caption_, "--image", image_, "--ignore-exif", "--out", qs(tmp_ / outName), "--json"};
-    args << extra;
-    const CliResult r = runCli(args);
-    if (r.exitCode != 0) qWarning("%s", r.err.c_str());
-    [&] { QCOMPARE(r.exitCode, 0); }();
-    return json::parse(r.out);
+    const QStringList args{"explain", "--model", caption_, "--image", image_, "--ignore-exif", "--out", qs(tmp_ / outName), "--json"};
+    return runCliJson(args + extra);
   }
 
  private Q_SLOTS:

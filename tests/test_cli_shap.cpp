@@ -31,12 +31,8 @@ class TestCliShap : public QObject {
   const QString image_ = qs(dataPath("images/chelsea.png"));
 
   json shapJson(const QString& model, const QStringList& extra, const std::string& outName) {
-    QStringList args{"shap", "--model", model, "--image", image_, "--ignore-exif", "--out", qs(tmp_ / outName), "--json"};
-    args << extra;
-    const CliResult r = runCli(args);
-    if (r.exitCode != 0) qWarning("%s", r.err.c_str());
-    [&] { QCOMPARE(r.exitCode, 0); }();
-    return json::parse(r.out);
+    const QStringList args{"shap", "--model", model, "--image", image_, "--ignore-exif", "--out", qs(tmp_ / outName), "--json"};
+    return runCliJson(args + extra);
   }
 
  private Q_SLOTS:
@@ -126,9 +122,7 @@ class TestCliShap : public QObject {
   // at the explained log-probability, the ground-truth scores are there, metrics.json written.
   void metricsOnExplanation() {
     const std::filesystem::path dir = tmp_ / "explained";
-    const CliResult e = runCli({"explain", "--model", caption_, "--image", image_, "--ignore-exif", "--all-tokens", "--out", qs(dir), "--json"});
-    QCOMPARE(e.exitCode, 0);
-    const json ej = json::parse(e.out);
+    const json ej = runCliJson({"explain", "--model", caption_, "--image", image_, "--ignore-exif", "--all-tokens", "--out", qs(dir), "--json"});
     io::ImageLoadOptions lo;
     lo.applyExifOrientation = false;
     const io::ImageU8 image = io::loadImage(dataPath("images/chelsea.png"), lo);
@@ -137,11 +131,8 @@ class TestCliShap : public QObject {
       for (int x = 0; x < gt.width; ++x)
         for (int c = 0; c < 3; ++c) gt.pixel(x, y)[c] = (x < gt.width / 2) ? 255 : 0;
     render::writePng(tmp_ / "gt.png", gt);
-    const CliResult m = runCli({"metrics", "--model", caption_, "--image", image_, "--ignore-exif", "--from", qs(dir), "--gt", qs(tmp_ / "gt.png"),
-                                "--features", "grid:2x2", "--json"});
-    if (m.exitCode != 0) qWarning("%s", m.err.c_str());
-    QCOMPARE(m.exitCode, 0);
-    const json mj = json::parse(m.out);
+    const json mj = runCliJson({"metrics", "--model", caption_, "--image", image_, "--ignore-exif", "--from", qs(dir), "--gt",
+                                qs(tmp_ / "gt.png"), "--features", "grid:2x2", "--json"});
     QCOMPARE(mj["maps"].size(), ej["maps"].size());
     for (size_t i = 0; i < ej["maps"].size(); ++i) {
       const auto& mm = mj["maps"][i];

@@ -27,6 +27,27 @@
 
 using namespace vlm;
 
+namespace {
+
+QString fixture(const std::string& relative) { return QString::fromStdString(test::dataPath(relative).string()); }
+
+// The tiny captioning fixture and the astronaut image.
+ui::StartOptions fixtureStart() {
+  ui::StartOptions o;
+  o.modelPath = fixture("blip-caption-tiny");
+  o.imagePath = fixture("images/astronaut.png");
+  return o;
+}
+
+// Shows the window and waits until its caption is there.
+bool showAndWaitForCaption(ui::MainWindow& w) {
+  w.show();
+  QSignalSpy ready(&w, &ui::MainWindow::captionReady);
+  return ready.wait(60000);
+}
+
+}  // namespace
+
 class TestMainWindow : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -38,8 +59,8 @@ class TestMainWindow : public QObject {
 
   void captionsTheStartImage() {
     ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    o.modelPath = fixture("blip-caption-tiny");
+    o.imagePath = fixture("images/astronaut.png");
     o.demoModel = true;
     ui::MainWindow w(o);
     w.show();
@@ -60,13 +81,8 @@ class TestMainWindow : public QObject {
   // Real mouse and keyboard events: clicking a token chip explains it (an overlay appears on
   // the canvas), the right arrow walks to the next token, the method combo re-explains.
   void clickTokenShowsOverlay() {
-    ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
-    ui::MainWindow w(o);
-    w.show();
-    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-    QVERIFY(ready.wait(60000));
+    ui::MainWindow w(fixtureStart());
+    QVERIFY(showAndWaitForCaption(w));
     QVERIFY(w.tokenBar()->count() >= 2);
     QVERIFY(!w.canvas()->hasOverlay());
     QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
@@ -95,13 +111,8 @@ class TestMainWindow : public QObject {
   // Cancel: a long job on the window's runner stops within 250 ms, the window stays usable
   // (the caption is still there, a token can be explained afterwards).
   void cancelKeepsWindowUsable() {
-    ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
-    ui::MainWindow w(o);
-    w.show();
-    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-    QVERIFY(ready.wait(60000));
+    ui::MainWindow w(fixtureStart());
+    QVERIFY(showAndWaitForCaption(w));
     const QString caption = w.captionText();
     QSignalSpy cancelled(w.jobs(), &ui::JobRunner::cancelled);
     w.jobs()->run<int>(QStringLiteral("long"), [](const JobContext& job) {
@@ -129,15 +140,10 @@ class TestMainWindow : public QObject {
   // back, two clicks draw another; regenerate shows the before / after captions with the diff;
   // "Mask top region" adds the map's top patches as one undoable step.
   void drawMasksUndoRegenerate() {
-    ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
-    ui::MainWindow w(o);
+    ui::MainWindow w(fixtureStart());
     w.resize(1200, 820);
-    w.show();
+    QVERIFY(showAndWaitForCaption(w));
     QVERIFY(QTest::qWaitForWindowExposed(&w));
-    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-    QVERIFY(ready.wait(60000));
     auto* canvas = w.canvas();
     auto* draw = w.findChild<QPushButton*>(QStringLiteral("drawMasks"));
     QVERIFY(draw);
@@ -188,13 +194,8 @@ class TestMainWindow : public QObject {
   // next token is shown from it without another job; the bar chart is drawn; the values are
   // those of the core API.
   void shapleyPanel() {
-    ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
-    ui::MainWindow w(o);
-    w.show();
-    QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-    QVERIFY(ready.wait(60000));
+    ui::MainWindow w(fixtureStart());
+    QVERIFY(showAndWaitForCaption(w));
     auto* method = w.findChild<QComboBox*>();
     method->setCurrentIndex(5);
     for (auto* combo : w.findChildren<QComboBox*>()) {
@@ -228,7 +229,7 @@ class TestMainWindow : public QObject {
   // The clipboard: a pasted image is opened and captioned; settings persist across windows.
   void pasteAndSettings() {
     ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.modelPath = fixture("blip-caption-tiny");
     {
       ui::MainWindow w(o);
       w.show();
@@ -253,9 +254,9 @@ class TestMainWindow : public QObject {
   // the question encoder), masks regenerate the answer; an empty question goes back to the caption.
   void questionAnswering() {
     ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.vqaModelPath = QString::fromStdString(test::dataPath("blip-vqa-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/astronaut.png").string());
+    o.modelPath = fixture("blip-caption-tiny");
+    o.vqaModelPath = fixture("blip-vqa-tiny");
+    o.imagePath = fixture("images/astronaut.png");
     ui::MainWindow w(o);
     w.show();
     QSignalSpy vqaReady(&w, &ui::MainWindow::vqaModelReady);
@@ -294,7 +295,7 @@ class TestMainWindow : public QObject {
   // for a caption that never comes), and a CLIP folder is refused with what it is.
   void modelWithoutImage() {
     ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
+    o.modelPath = fixture("blip-caption-tiny");
     ui::MainWindow w(o);
     QSignalSpy model(&w, &ui::MainWindow::modelReady);
     QVERIFY(model.wait(60000));
@@ -302,7 +303,7 @@ class TestMainWindow : public QObject {
     QVERIFY(!w.busy());
 
     ui::StartOptions c;
-    c.modelPath = QString::fromStdString(test::dataPath("clip-tiny").string());
+    c.modelPath = fixture("clip-tiny");
     ui::MainWindow wc(c);
     QSignalSpy failed(&wc, &ui::MainWindow::workFailed);
     QVERIFY(failed.wait(30000));
@@ -320,8 +321,8 @@ class TestMainWindow : public QObject {
 
   void closingWhileBusyCancelsCleanly() {
     ui::StartOptions o;
-    o.modelPath = QString::fromStdString(test::dataPath("blip-caption-tiny").string());
-    o.imagePath = QString::fromStdString(test::dataPath("images/chelsea.png").string());
+    o.modelPath = fixture("blip-caption-tiny");
+    o.imagePath = fixture("images/chelsea.png");
     auto* w = new ui::MainWindow(o);
     QVERIFY(w->busy());
     delete w;  // must wait for the worker and not crash
