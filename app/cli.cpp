@@ -85,7 +85,7 @@ bool isSubcommand(const char* name) {
 
 void printUsage(std::FILE* out) {
   std::fprintf(out,
-               "usage: vlmscope [--model M] [--vqa-model M2 [--question Q]] [IMAGE]   start the workbench (GUI)\n"
+               "usage: vlmscope [--model M] [--vqa-model M2 [--question Q]] [--clip-model M3] [IMAGE]   start the workbench (GUI)\n"
                "       vlmscope [--model M] IMAGE [--method gradcam|hirescam|gradxact|xattn|ig|shap] [--explain-token K]\n"
                "                [--mask x,y,w,h ...] --screenshot FILE.png\n"
                "                                             render the window (after the caption / token K's map /\n"

@@ -190,7 +190,7 @@ int cmdMask(int argc, char** argv) {
     spec.options = mo;
     if (family == models::ModelFamily::BlipCaption) {
       if (args.value("question")) throw UsageError("--question is for BLIP VQA models; " + model + " is a captioning model");
-      r = maskAndRegenerate(*Captioner::load(model, modelOptionsFrom(args)), image, spec, decoding, clip.get());
+      r = maskAndRegenerate(*Captioner::load(model, modelOptionsFrom(args)), image, spec, CaptionOptions{decoding}, clip.get());
     } else if (family == models::ModelFamily::BlipVqa) {
       if (!args.value("question")) throw UsageError("a BLIP VQA model needs --question");
       r = maskAndRegenerate(*QuestionAnswerer::load(model, modelOptionsFrom(args)), image, *args.value("question"), spec, decoding,

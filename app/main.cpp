@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     if (a == "--method" && i + 1 < argc) { options.method = QString::fromLocal8Bit(argv[++i]); continue; }
     if (a == "--vqa-model" && i + 1 < argc) { options.vqaModelPath = QString::fromLocal8Bit(argv[++i]); continue; }
     if (a == "--question" && i + 1 < argc) { options.question = QString::fromLocal8Bit(argv[++i]); continue; }
+    if (a == "--clip-model" && i + 1 < argc) { options.clipModelPath = QString::fromLocal8Bit(argv[++i]); continue; }
+    if (a == "--tab" && i + 1 < argc) { options.tab = QString::fromLocal8Bit(argv[++i]); continue; }
+    if (a == "--layers") { options.layers = true; continue; }
     if (a == "--mask" && i + 1 < argc) {
       int x = 0, y = 0, w = 0, h = 0;
       if (std::sscanf(argv[++i], "%d,%d,%d,%d", &x, &y, &w, &h) != 4 || w <= 0 || h <= 0) {

@@ -130,6 +130,24 @@ class TestCounterfactual : public QObject {
     QCOMPARE(r.masker, std::string("blur"));
   }
 
+  // Conditional captioning: both captions continue the prompt; the caption before masking is the
+  // captioner's own caption with that prompt, and the masked one equals captioning the masked
+  // image (the result's maskedImage, what the model saw) with the same prompt.
+  void promptIsKept() {
+    CaptionOptions o;
+    o.prompt = "a picture of";
+    MaskSpec mask;
+    mask.rects = {{0, 0, image_.width, image_.height / 2}};
+    mask.masker = explain::MaskerKind::Constant;
+    const RegenerateResult r = maskAndRegenerate(*cap_, image_, mask, o);
+    const CaptionResult withPrompt = cap_->caption(image_, o);
+    QCOMPARE(r.original, withPrompt.caption);
+    QCOMPARE(r.originalIds, withPrompt.ids);
+    QVERIFY(r.original.rfind("a picture of", 0) == 0);
+    QVERIFY(r.masked.rfind("a picture of", 0) == 0);
+    QVERIFY(r.original != cap_->caption(image_, {}).caption);  // the prompt does change the output
+  }
+
   // A constant mask over the whole image = captioning an image of that colour.
   void constantEverywhere() {
     MaskSpec mask;

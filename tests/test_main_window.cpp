@@ -100,7 +100,7 @@ class TestMainWindow : public QObject {
     QCOMPARE(explained.at(1).at(0).toInt(), 2);
     QCOMPARE(w.tokenBar()->selected(), 2);
     // Another method on the same token: cross-attention on the last text layer.
-    auto* method = w.findChild<QComboBox*>();
+    auto* method = w.findChild<QComboBox*>(QStringLiteral("method"));
     QVERIFY(method);
     method->setCurrentIndex(3);
     QVERIFY(explained.wait(60000));
@@ -196,7 +196,7 @@ class TestMainWindow : public QObject {
   void shapleyPanel() {
     ui::MainWindow w(fixtureStart());
     QVERIFY(showAndWaitForCaption(w));
-    auto* method = w.findChild<QComboBox*>();
+    auto* method = w.findChild<QComboBox*>(QStringLiteral("method"));
     method->setCurrentIndex(5);
     for (auto* combo : w.findChildren<QComboBox*>()) {
       if (combo->findText(QStringLiteral("grid:2x2")) >= 0) combo->setCurrentText(QStringLiteral("grid:2x2"));
@@ -240,11 +240,11 @@ class TestMainWindow : public QObject {
       w.pasteImage();
       QVERIFY(ready.wait(60000));
       QVERIFY(!w.captionText().isEmpty());
-      w.findChild<QComboBox*>()->setCurrentIndex(1);  // HiResCAM
+      w.findChild<QComboBox*>(QStringLiteral("method"))->setCurrentIndex(1);  // HiResCAM
       w.close();  // saves the settings
     }
     ui::MainWindow again(o);
-    QCOMPARE(again.findChild<QComboBox*>()->currentIndex(), 1);
+    QCOMPARE(again.findChild<QComboBox*>(QStringLiteral("method"))->currentIndex(), 1);
     QVERIFY(!QSettings().value(QStringLiteral("recentFiles")).toStringList().isEmpty());
     QSettings().clear();  // the next tests start from the defaults again
   }
@@ -274,7 +274,7 @@ class TestMainWindow : public QObject {
     QCOMPARE(answered.at(0).at(0).toString(), QString::fromStdString(expected.answer));
     QCOMPARE(w.tokenBar()->count(), int(expected.ids.size()) - 1);
     QCOMPARE(w.activeQuestion(), QStringLiteral("what is in the picture?"));
-    w.findChild<QComboBox*>()->setCurrentIndex(3);  // cross-attention
+    w.findChild<QComboBox*>(QStringLiteral("method"))->setCurrentIndex(3);  // cross-attention
     QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
     QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
     QVERIFY(explained.wait(60000));

@@ -6,6 +6,7 @@
 #include <QGraphicsScene>
 #include <QMouseEvent>
 #include <QKeyEvent>
+#include <QPainter>
 #include <QPen>
 #include <QUndoStack>
 #include <QWheelEvent>
@@ -16,6 +17,36 @@
 #include <tuple>
 
 namespace vlm::ui {
+
+namespace {
+
+constexpr int kEdgeLeft = 1, kEdgeRight = 2, kEdgeTop = 4, kEdgeBottom = 8;
+constexpr int kGrab = 6;  // screen pixels around an edge that grab it
+
+// A mask rectangle with its corner handles drawn at a constant screen size.
+class MaskItem : public QGraphicsRectItem {
+ public:
+  using QGraphicsRectItem::QGraphicsRectItem;
+  void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override {
+    QGraphicsRectItem::paint(painter, option, widget);
+    const double scale = painter->worldTransform().m11();
+    const double h = 5 / (scale > 0 ? scale : 1);
+    painter->setPen(Qt::NoPen);
+    painter->setBrush(isSelected() ? QColor(255, 255, 255) : QColor(255, 80, 80));
+    const QRectF r = rect();
+    for (const QPointF c : {r.topLeft(), r.topRight(), r.bottomLeft(), r.bottomRight()}) painter->drawRect(QRectF(c.x() - h / 2, c.y() - h / 2, h, h));
+  }
+};
+
+Qt::CursorShape cursorFor(int edges) {
+  const bool h = edges & (kEdgeLeft | kEdgeRight), v = edges & (kEdgeTop | kEdgeBottom);
+  if (h && v) return (edges == (kEdgeLeft | kEdgeTop) || edges == (kEdgeRight | kEdgeBottom)) ? Qt::SizeFDiagCursor : Qt::SizeBDiagCursor;
+  if (h) return Qt::SizeHorCursor;
+  if (v) return Qt::SizeVerCursor;
+  return Qt::CrossCursor;
+}
+
+}  // namespace
 
 ImageCanvas::ImageCanvas(QWidget* parent) : QGraphicsView(parent) {
   setScene(new QGraphicsScene(this));
@@ -31,7 +62,9 @@ void ImageCanvas::setImage(const QImage& image) {
   scene()->clear();
   overlay_ = nullptr;
   grid_ = nullptr;
+  highlight_ = nullptr;
   rubber_ = nullptr;
+  resizing_.reset();
   awaitingSecondClick_ = false;
   masks_.clear();
   moveStart_.clear();
@@ -63,6 +96,25 @@ void ImageCanvas::setOverlay(const QImage& overlay) {
 }
 
 bool ImageCanvas::hasOverlay() const { return overlay_ != nullptr; }
+
+void ImageCanvas::setHighlight(const QImage& mask) {
+  if (highlight_) {
+    scene()->removeItem(highlight_);
+    delete highlight_;
+    highlight_ = nullptr;
+  }
+  if (mask.isNull() || !image_) return;
+  const QImage m = mask.convertToFormat(QImage::Format_Grayscale8);
+  QImage shade(m.size(), QImage::Format_ARGB32_Premultiplied);
+  for (int y = 0; y < m.height(); ++y) {
+    const uchar* in = m.constScanLine(y);
+    auto* out = reinterpret_cast<QRgb*>(shade.scanLine(y));
+    for (int x = 0; x < m.width(); ++x) out[x] = in[x] >= 128 ? qRgba(0, 0, 0, 0) : qRgba(0, 0, 0, 150);
+  }
+  highlight_ = scene()->addPixmap(QPixmap::fromImage(shade));
+  highlight_->setZValue(2.5);
+  highlight_->setTransform(QTransform::fromScale(double(imageSize().width()) / m.width(), double(imageSize().height()) / m.height()));
+}
 
 void ImageCanvas::setOverlayOpacity(double opacity) {
   opacity_ = std::clamp(opacity, 0.0, 1.0);
@@ -129,6 +181,21 @@ void ImageCanvas::mouseMoveEvent(QMouseEvent* event) {
     event->accept();
     return;
   }
+  if (resizing_) {
+    QRectF r = resizing_->from;
+    if (resizing_->edges & kEdgeLeft) r.setLeft(p.x());
+    if (resizing_->edges & kEdgeRight) r.setRight(p.x());
+    if (resizing_->edges & kEdgeTop) r.setTop(p.y());
+    if (resizing_->edges & kEdgeBottom) r.setBottom(p.y());
+    r = clampToImage(r.normalized());
+    if (r.width() >= 1 && r.height() >= 1) setMaskRect(resizing_->id, r);
+    event->accept();
+    return;
+  }
+  if (maskMode_) {
+    const auto edge = edgesUnder(event->position().toPoint());
+    viewport()->setCursor(cursorFor(edge ? edge->second : 0));
+  }
   QGraphicsView::mouseMoveEvent(event);
   if (!image_) return;
   const QSize s = imageSize();
@@ -154,7 +221,10 @@ void ImageCanvas::setMaskMode(bool on) {
 int ImageCanvas::addMask(const QRectF& rect, int id) {
   if (id < 0) id = nextMaskId_++;
   nextMaskId_ = std::max(nextMaskId_, id + 1);
-  auto* item = scene()->addRect(QRectF(QPointF(0, 0), rect.size()), QPen(QColor(255, 80, 80), 0), QColor(255, 80, 80, 70));
+  auto* item = new MaskItem(QRectF(QPointF(0, 0), rect.size()));
+  item->setPen(QPen(QColor(255, 80, 80), 0));
+  item->setBrush(QColor(255, 80, 80, 70));
+  scene()->addItem(item);
   item->setPos(rect.topLeft());
   item->setZValue(3);
   item->setFlag(QGraphicsItem::ItemIsSelectable);
@@ -199,6 +269,27 @@ std::vector<int> ImageCanvas::maskIds() const {
   return out;
 }
 
+int ImageCanvas::maskEdgesAt(int id, const QPoint& viewPos) const {
+  auto it = masks_.find(id);
+  if (it == masks_.end()) return 0;
+  const QRectF r = mapFromScene(maskRect(id)).boundingRect();
+  const double x = viewPos.x(), y = viewPos.y();
+  if (x < r.left() - kGrab || x > r.right() + kGrab || y < r.top() - kGrab || y > r.bottom() + kGrab) return 0;
+  int edges = 0;
+  if (std::abs(x - r.left()) <= kGrab) edges |= kEdgeLeft;
+  else if (std::abs(x - r.right()) <= kGrab) edges |= kEdgeRight;
+  if (std::abs(y - r.top()) <= kGrab) edges |= kEdgeTop;
+  else if (std::abs(y - r.bottom()) <= kGrab) edges |= kEdgeBottom;
+  return edges;
+}
+
+std::optional<std::pair<int, int>> ImageCanvas::edgesUnder(const QPoint& viewPos) const {
+  // The topmost (newest) mask wins.
+  for (auto it = masks_.rbegin(); it != masks_.rend(); ++it)
+    if (const int e = maskEdgesAt(it->first, viewPos)) return std::make_pair(it->first, e);
+  return std::nullopt;
+}
+
 void ImageCanvas::deleteSelectedMasks() {
   std::vector<int> ids;
   for (const auto& [id, item] : masks_)
@@ -233,6 +324,11 @@ void ImageCanvas::mousePressEvent(QMouseEvent* event) {
       event->accept();
       return;
     }
+    if (const auto edge = edgesUnder(event->position().toPoint())) {
+      resizing_ = Resize{edge->first, edge->second, maskRect(edge->first)};
+      event->accept();
+      return;
+    }
     QGraphicsItem* hit = itemAt(event->position().toPoint());
     const bool onMask = hit && hit->data(0).isValid() && masks_.count(hit->data(0).toInt());
     if (!onMask) {
@@ -252,6 +348,17 @@ void ImageCanvas::mousePressEvent(QMouseEvent* event) {
 }
 
 void ImageCanvas::mouseReleaseEvent(QMouseEvent* event) {
+  if (resizing_) {
+    const Resize r = *resizing_;
+    resizing_.reset();
+    const QRectF to = maskRect(r.id);
+    if (to != r.from) {
+      if (undo_) undo_->push(new MoveMaskCommand(this, r.id, r.from, to, tr("Resize mask")));
+      else Q_EMIT masksChanged();
+    }
+    event->accept();
+    return;
+  }
   if (dragStart_ && rubber_) {
     const QRectF r = rubber_->rect();
     if (r.width() < 3 && r.height() < 3) awaitingSecondClick_ = true;  // a click: the next click is the other corner

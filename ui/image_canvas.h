@@ -50,6 +50,14 @@ class ImageCanvas : public QGraphicsView {
   std::vector<QRectF> masks() const;  // in id order
   std::vector<int> maskIds() const;
   void deleteSelectedMasks();  // undoable
+  // Which edges of a mask lie under a view position (within a few screen pixels): bit 0 left,
+  // 1 right, 2 top, 3 bottom; 0 = none. Dragging there in mask mode resizes the mask.
+  int maskEdgesAt(int id, const QPoint& viewPos) const;
+
+  // A region to point out (e.g. the Shapley feature under the mouse): a Grayscale8 mask of the
+  // image's size, 255 inside; everything outside is dimmed. A null image clears it.
+  void setHighlight(const QImage& mask);
+  bool hasHighlight() const { return highlight_ != nullptr; }
 
  public Q_SLOTS:
   void fitToWindow();
@@ -73,6 +81,7 @@ class ImageCanvas : public QGraphicsView {
   QGraphicsPixmapItem* image_ = nullptr;
   QGraphicsPixmapItem* overlay_ = nullptr;
   QGraphicsItemGroup* grid_ = nullptr;
+  QGraphicsPixmapItem* highlight_ = nullptr;
   double opacity_ = 0.5;
   bool overlayVisible_ = true;
   bool fitted_ = true;  // keep fitting on resize until the user zooms
@@ -85,6 +94,13 @@ class ImageCanvas : public QGraphicsView {
   QGraphicsRectItem* rubber_ = nullptr;
   std::map<int, QRectF> moveStart_;       // rectangles being moved (their rects at press)
   bool awaitingSecondClick_ = false;
+  struct Resize {
+    int id;
+    int edges;
+    QRectF from;
+  };
+  std::optional<Resize> resizing_;
+  std::optional<std::pair<int, int>> edgesUnder(const QPoint& viewPos) const;  // (mask id, edges)
   QRectF clampToImage(const QRectF& r) const;
   void commitRubber(const QRectF& rect);
 };

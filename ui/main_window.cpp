@@ -32,26 +32,49 @@
 
 #include <cmath>
 
+#include <QPainter>
+
+#include <QListWidget>
+#include <QMenu>
+#include <QTabWidget>
+#include <QToolButton>
+#include <QWidgetAction>
+
 #include "common/error.h"
 #include "explain/masking.h"
-#include "mask_commands.h"
+#include "history_panel.h"
 #include "image_canvas.h"
 #include "io/image.h"
+#include "io/model_location.h"
 #include "job_runner.h"
+#include "layer_view.h"
+#include "mask_commands.h"
+#include "model_bar.h"
+#include "models/model_kind.h"
 #include "pipeline/captioner.h"
+#include "pipeline/similarity.h"
 #include "pipeline/vqa.h"
 #include "render/charts.h"
 #include "render/colormap.h"
+#include "shap_view.h"
 #include "token_bar.h"
 
 namespace vlm::ui {
 
 namespace {
 
+// Everything below runs on the worker: the core is called there and only values come back.
+
+}  // namespace
+
 struct ExplainView {
   ExplainResult result;
   QImage overlay;
+  std::vector<QLineF> grid;  // patch borders in image coordinates
+  std::vector<QRectF> top;   // the map's top 10 % patches as image rectangles (patch-grid maps)
 };
+
+namespace {
 
 QImage toQImage(const io::ImageU8& img) {
   return QImage(img.rgb.data(), img.width, img.height, img.width * 3, QImage::Format_RGB888).copy();
@@ -61,6 +84,136 @@ QImage toQImage(const io::ImageU8& img) {
 QImage overlayOf(const ExplainResult& r, const ExplainedMap& m, render::Colormap colormap) {
   const std::vector<float> onImage = r.onImage(m);
   return toQImage(render::heatmapImage(onImage.data(), r.geometry->imageWidth(), r.geometry->imageHeight(), colormap));
+}
+
+std::vector<QLineF> patchLines(const vision::InputGeometry& g) {
+  std::vector<QLineF> lines;
+  const double x0 = g.toImageX(0), x1 = g.toImageX(g.inputSize()), y0 = g.toImageY(0), y1 = g.toImageY(g.inputSize());
+  for (int k = 0; k <= g.gridSide(); ++k) {
+    const double u = k * g.patchSize();
+    lines.emplace_back(g.toImageX(u), y0, g.toImageX(u), y1);
+    lines.emplace_back(x0, g.toImageY(u), x1, g.toImageY(u));
+  }
+  return lines;
+}
+
+ExplainView viewOf(ExplainResult r, render::Colormap colormap) {
+  ExplainView v;
+  const ExplainedMap& m = r.maps.at(0);
+  v.overlay = overlayOf(r, m, colormap);
+  const vision::InputGeometry& g = *r.geometry;
+  v.grid = patchLines(g);
+  if (m.side == g.gridSide())
+    for (const auto& p : explain::patchRects(g, explain::topPercentPatches(m.normalized, 10))) v.top.emplace_back(p.x, p.y, p.width, p.height);
+  v.result = std::move(r);
+  return v;
+}
+
+}  // namespace
+
+// A Shapley run for the window: per feature its label, region and thumbnail; per output
+// (token) its values, overlay and interaction network.
+struct ShapPack {
+  ShapResult result;
+  std::shared_ptr<ShapPresentation> presentation;
+  std::vector<ExplainView> views;  // per output: the map over the image as a one-map explanation
+};
+
+namespace {
+
+ShapPack packShapley(ShapResult r, const io::ImageU8& image, render::Colormap colormap, const JobContext& job) {
+  ShapPack pack;
+  auto p = std::make_shared<ShapPresentation>();
+  const int f = r.count(), k = r.outputs();
+  const QImage shown = toQImage(image);
+  QImage dim = shown.convertToFormat(QImage::Format_RGB32);
+  {
+    QPainter painter(&dim);
+    painter.fillRect(dim.rect(), QColor(0, 0, 0, 170));
+  }
+  std::vector<std::string> names;
+  for (int i = 0; i < f; ++i) {
+    job.throwIfCancelled();
+    names.push_back(std::to_string(i) + " " + r.featureLabels[size_t(i)]);
+    p->labels.push_back(QString::fromStdString(names.back()));
+    // The feature's mask over the model input, carried to the image like any map.
+    ExplainedMap m;
+    m.side = r.side;
+    m.normalized.assign(r.featureMasks[size_t(i)].begin(), r.featureMasks[size_t(i)].end());
+    const std::vector<float> onImage = r.info.onImage(m);
+    QImage region(image.width, image.height, QImage::Format_Grayscale8);
+    for (int y = 0; y < image.height; ++y) {
+      uchar* line = region.scanLine(y);
+      for (int x = 0; x < image.width; ++x) line[x] = onImage[size_t(y) * image.width + x] >= 0.5f ? 255 : 0;
+    }
+    QImage thumb = dim;
+    {
+      QPainter painter(&thumb);
+      QImage lit = shown.convertToFormat(QImage::Format_ARGB32);
+      lit.setAlphaChannel(region);
+      painter.drawImage(0, 0, lit);
+    }
+    p->thumbnails.push_back(thumb.scaled(88, 88, Qt::KeepAspectRatio, Qt::SmoothTransformation));
+    p->regions.push_back(std::move(region));
+  }
+  for (int o = 0; o < k; ++o) {
+    job.throwIfCancelled();
+    const ExplainedMap& map = r.info.maps[size_t(o)];
+    ShapOutputView out;
+    out.position = int(map.position);
+    out.title = map.token.empty() ? QString::fromStdString(map.label)
+                                  : QStringLiteral("token %1 '%2'").arg(map.position).arg(QString::fromStdString(map.token));
+    out.base = r.emptyValue[size_t(o)];
+    out.full = r.fullValue[size_t(o)];
+    for (int i = 0; i < f; ++i) {
+      out.values.push_back(r.valueOf(i, o));
+      out.errors.push_back(r.stderrs[size_t(i) * k + o]);
+    }
+    if (!r.interactions.empty()) {
+      std::vector<double> m(size_t(f) * f);
+      for (size_t a = 0; a < m.size(); ++a) m[a] = r.interactions[a * k + o];
+      render::NetworkOptions no;
+      no.title = "pairwise Shapley interactions, " + out.title.toStdString();
+      no.size = 520;
+      out.network = toQImage(render::networkPlot(names, out.values, m, no));
+    }
+    ExplainResult one = r.info;
+    one.maps = {map};
+    ExplainView v = viewOf(std::move(one), colormap);
+    out.overlay = v.overlay;
+    pack.views.push_back(std::move(v));
+    p->outputs.push_back(std::move(out));
+  }
+  pack.presentation = std::move(p);
+  pack.result = std::move(r);
+  return pack;
+}
+
+struct DiscoveryResult {
+  std::vector<DiscoveredModel> models;
+  QString cache;
+  int skipped = 0;  // snapshots that are not BLIP / CLIP (or unreadable)
+};
+
+DiscoveryResult discover() {
+  DiscoveryResult d;
+  d.cache = QString::fromStdString(io::huggingFaceHubCache().string());
+  for (const io::ModelLocation& m : io::listCachedModels()) {
+    try {
+      const models::ModelKind kind = models::detectModelKind(m.dir);
+      DiscoveredModel dm;
+      dm.slot = kind.family == models::ModelFamily::BlipCaption ? ModelSlot::Caption
+                : kind.family == models::ModelFamily::BlipVqa   ? ModelSlot::Vqa
+                                                                : ModelSlot::Clip;
+      dm.hubId = QString::fromStdString(m.hubId);
+      dm.dir = QString::fromStdString(m.dir.string());
+      dm.family = QString::fromStdString(models::describeFamily(kind.family));
+      d.models.push_back(std::move(dm));
+    } catch (const Error&) {
+      ++d.skipped;  // another kind of model, or an incomplete download
+    }
+  }
+  return d;
 }
 
 const ExplainMethod kMethods[] = {ExplainMethod::GradCam, ExplainMethod::HiResCam, ExplainMethod::GradTimesActivation,
@@ -75,22 +228,40 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   undo_ = new QUndoStack(this);
   auto* central = new QWidget(this);
   auto* layout = new QVBoxLayout(central);
-  modelLabel_ = new QLabel(tr("No model loaded."), central);
+  modelBar_ = new ModelBar(central);
+  modelLabel_ = new QLabel(central);
   modelLabel_->setWordWrap(true);
+  modelLabel_->setVisible(false);
   auto* splitter = new QSplitter(Qt::Horizontal, central);
   canvas_ = new ImageCanvas(splitter);
   canvas_->setUndoStack(undo_);
-  auto* panel = new QWidget(splitter);
+  side_ = new QTabWidget(splitter);
+  auto* panel = new QWidget(side_);
   buildMethodPanel(panel);
+  shapView_ = new ShapView(side_);
+  layerView_ = new LayerView(side_);
+  history_ = new HistoryPanel(side_);
+  side_->addTab(panel, tr("Explain"));
+  side_->addTab(shapView_, tr("Shapley"));
+  side_->addTab(layerView_, tr("Layers"));
+  side_->addTab(history_, tr("History"));
   splitter->addWidget(canvas_);
-  splitter->addWidget(panel);
+  splitter->addWidget(side_);
   splitter->setStretchFactor(0, 1);
   captionLabel_ = new QLabel(central);
   captionLabel_->setWordWrap(true);
   captionLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   question_ = new QLineEdit(central);
-  question_->setPlaceholderText(tr("Ask a question about the image (needs a BLIP VQA model: File > Load VQA model); empty + Enter: the caption"));
+  question_->setPlaceholderText(tr("Ask a question about the image (needs a BLIP VQA model in the model bar); empty + Enter: the caption"));
   question_->setClearButtonEnabled(true);
+  decodingButton_ = new QToolButton(central);
+  decodingButton_->setText(tr("Decoding"));
+  decodingButton_->setPopupMode(QToolButton::InstantPopup);
+  decodingButton_->setObjectName(QStringLiteral("decoding"));
+  buildDecodingPopover();
+  auto* questionRow = new QHBoxLayout();
+  questionRow->addWidget(question_, 1);
+  questionRow->addWidget(decodingButton_);
   tokens_ = new TokenBar(central);
   QFont f = tokens_->font();
   f.setPointSizeF(f.pointSizeF() * 1.3);
@@ -108,9 +279,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   row->addWidget(captionButton_);
   row->addWidget(cancelButton_);
   row->addWidget(progress_, 1);
+  layout->addWidget(modelBar_);
   layout->addWidget(modelLabel_);
   layout->addWidget(splitter, 1);
-  layout->addWidget(question_);
+  layout->addLayout(questionRow);
   layout->addWidget(captionLabel_);
   layout->addWidget(tokens_);
   layout->addWidget(explainLabel_);
@@ -128,6 +300,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   file->addAction(tr("Load &VQA model..."), this, [this] {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("BLIP VQA checkpoint (save_pretrained folder)"));
     if (!dir.isEmpty()) loadVqaModel(dir);
+  });
+  file->addAction(tr("Load C&LIP model..."), this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("CLIP checkpoint (save_pretrained folder)"));
+    if (!dir.isEmpty()) loadClipModel(dir);
   });
   file->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -151,6 +327,30 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   connect(tokens_, &TokenBar::tokenSelected, this, &MainWindow::explainToken);
   connect(question_, &QLineEdit::returnPressed, this, &MainWindow::askQuestion);
   connect(canvas_, &ImageCanvas::hoveredPixel, this, &MainWindow::showHovered);
+  connect(modelBar_, &ModelBar::loadRequested, this, [this](ModelSlot slot, const QString& spec) {
+    if (slot == ModelSlot::Caption) loadModel(spec);
+    else if (slot == ModelSlot::Vqa) loadVqaModel(spec);
+    else loadClipModel(spec);
+  });
+  connect(modelBar_, &ModelBar::rescanRequested, this, &MainWindow::discoverModels);
+  connect(shapView_, &ShapView::featureHovered, this, &MainWindow::highlightFeature);
+  connect(layerView_, &LayerView::computeRequested, this, &MainWindow::computeLayerEvolution);
+  connect(layerView_, &LayerView::frameShown, this, [this](int, const QImage& overlay) { canvas_->setOverlay(overlay); });
+  connect(history_, &HistoryPanel::entryActivated, this, [this](int index) {
+    if (index < 0 || index >= int(historyResults_.size())) return;
+    const HistoryEntry& e = history_->entry(index);
+    if (e.image.size() != shownImage_.size()) {
+      statusBar()->showMessage(tr("That run explains another image; select it with another to compare."), 5000);
+      return;
+    }
+    ExplainResult r = historyResults_[size_t(index)];
+    explanation_ = r;
+    canvas_->setOverlay(e.overlay);
+    explainLabel_->setText(tr("History: %1").arg(e.title));
+  });
+  connect(history_, &HistoryPanel::entryDropped, this, [this] {
+    if (!historyResults_.empty()) historyResults_.erase(historyResults_.begin());
+  });
   connect(jobs_, &JobRunner::started, this, [this](const QString& what) {
     progress_->setValue(0);
     progress_->setVisible(true);
@@ -167,13 +367,13 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     statusBar()->showMessage(tr("Ready"), 3000);
     progress_->setVisible(false);
     cancelButton_->setVisible(false);
-    captionButton_->setEnabled(captioner_ && !imagePath_.isEmpty());
+    captionButton_->setEnabled(captioner_ && image_);
   });
   progress_->setVisible(false);
   cancelButton_->setVisible(false);
   captionButton_->setEnabled(false);
   setAcceptDrops(true);
-  resize(1200, 820);
+  resize(1280, 860);
   restoreSettings();
   rebuildRecentMenu();
   if (!options.method.isEmpty()) {
@@ -182,9 +382,15 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     if (names.contains(options.method)) method_->setCurrentIndex(int(names.indexOf(options.method)));
     else statusBar()->showMessage(tr("Unknown method '%1' (%2)").arg(options.method, names.join(QStringLiteral(", "))));
   }
+  if (!options.tab.isEmpty()) {
+    const QStringList tabs{QStringLiteral("explain"), QStringLiteral("shapley"), QStringLiteral("layers"), QStringLiteral("history")};
+    if (tabs.contains(options.tab)) side_->setCurrentIndex(int(tabs.indexOf(options.tab)));
+  }
 
+  discoverModels();
   if (!options.imagePath.isEmpty()) openImage(options.imagePath);
   if (!options.modelPath.isEmpty()) loadModel(options.modelPath);
+  if (!options.clipModelPath.isEmpty()) loadClipModel(options.clipModelPath);
   if (!options.vqaModelPath.isEmpty()) {
     if (!options.question.isEmpty()) {
       question_->setText(options.question);
@@ -200,7 +406,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     }
     loadVqaModel(options.vqaModelPath);
   }
-  // Scripted start (screenshots): explain a token, then draw masks and regenerate.
+  // Scripted start (screenshots): explain a token, then draw masks and regenerate (or show the
+  // layer evolution).
   auto drawAndRegenerate = [this] {
     for (const QRectF& r : options_.masks) undo_->push(new AddMaskCommand(canvas_, r));
     regenerate();
@@ -208,6 +415,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   if (options.explainToken > 0) {
     connect(this, &MainWindow::captionReady, this, [this] { tokens_->select(options_.explainToken); });
     if (!options.masks.empty()) connect(this, &MainWindow::explanationReady, this, drawAndRegenerate, Qt::SingleShotConnection);
+    else if (options.layers) connect(this, &MainWindow::explanationReady, this, &MainWindow::computeLayerEvolution, Qt::SingleShotConnection);
   } else if (!options.masks.empty()) {
     connect(this, &MainWindow::captionReady, this, drawAndRegenerate, Qt::SingleShotConnection);
   }
@@ -219,24 +427,85 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
       });
     };
     if (!options.masks.empty()) connect(this, &MainWindow::regenerated, this, shoot);
+    else if (options.layers) connect(this, &MainWindow::layersReady, this, [this, shoot] {
+      layerView_->setFrame(layerView_->frameCount() / 2);  // a middle layer: the slider and the play button in use
+      shoot();
+    });
     else if (options.explainToken > 0) connect(this, &MainWindow::explanationReady, this, shoot);
     else connect(this, &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
     // Without an image there is no caption to wait for: the window is ready once the model is.
     connect(this, &MainWindow::modelReady, this, [this, shoot] {
-      if (imagePath_.isEmpty()) shoot();
+      if (!image_ && options_.imagePath.isEmpty()) shoot();
     });
   }
 }
 
 MainWindow::~MainWindow() = default;  // the job runner (a child) cancels and waits
 
+void MainWindow::buildDecodingPopover() {
+  auto* menu = new QMenu(decodingButton_);
+  auto* box = new QWidget(menu);
+  auto* form = new QFormLayout(box);
+  beams_ = new QSpinBox(box);
+  beams_->setRange(1, 10);
+  beams_->setObjectName(QStringLiteral("beams"));
+  beams_->setToolTip(tr("1: greedy decoding; more: beam search"));
+  maxLength_ = new QSpinBox(box);
+  maxLength_->setRange(2, 128);
+  maxLength_->setValue(DecodingOptions{}.maxLength);
+  maxLength_->setObjectName(QStringLiteral("maxLength"));
+  maxLength_->setToolTip(tr("transformers' max_length: [DEC] and the prompt count"));
+  prompt_ = new QLineEdit(box);
+  prompt_->setObjectName(QStringLiteral("prompt"));
+  prompt_->setPlaceholderText(tr("e.g. a picture of"));
+  prompt_->setToolTip(tr("Conditional captioning: the caption continues this text (captioning only)"));
+  auto* apply = new QPushButton(tr("Apply and caption again"), box);
+  apply->setObjectName(QStringLiteral("applyDecoding"));
+  form->addRow(tr("Beams"), beams_);
+  form->addRow(tr("Max length"), maxLength_);
+  form->addRow(tr("Prompt"), prompt_);
+  form->addRow(apply);
+  auto* action = new QWidgetAction(menu);
+  action->setDefaultWidget(box);
+  menu->addAction(action);
+  decodingButton_->setMenu(menu);
+  auto applyNow = [this, menu] {
+    menu->close();
+    if (activeQuestion_.isEmpty()) captionCurrentImage();
+    else askQuestion();
+  };
+  connect(apply, &QPushButton::clicked, this, applyNow);
+  connect(prompt_, &QLineEdit::returnPressed, this, applyNow);
+}
+
+CaptionOptions MainWindow::decoding() const {
+  CaptionOptions o;
+  o.numBeams = beams_->value();
+  o.maxLength = maxLength_->value();
+  o.prompt = prompt_->text().toStdString();
+  return o;
+}
+
+void MainWindow::discoverModels() {
+  jobs_->runQueued<DiscoveryResult>(
+      tr("Looking for models in the Hugging Face cache"), [](const JobContext&) { return discover(); },
+      [this](DiscoveryResult d) {
+        modelBar_->setDiscovered(d.models);
+        statusBar()->showMessage(tr("%n model(s) found in %1", nullptr, int(d.models.size())).arg(d.cache), 4000);
+        Q_EMIT modelsDiscovered(int(d.models.size()));
+      },
+      [this](const QString& error) { statusBar()->showMessage(tr("Could not read the Hugging Face cache: %1").arg(error), 6000); });
+}
+
 void MainWindow::buildMethodPanel(QWidget* panel) {
   auto* form = new QFormLayout(panel);
   method_ = new QComboBox(panel);
   method_->addItems({tr("Grad-CAM"), tr("HiResCAM"), tr("Grad x Activation"), tr("Cross-attention Grad-CAM"), tr("Integrated gradients"),
                      tr("Shapley values")});
+  method_->setObjectName(QStringLiteral("method"));
   layer_ = new QSlider(Qt::Horizontal, panel);
+  layer_->setObjectName(QStringLiteral("layer"));
   layerLabel_ = new QLabel(panel);
   colormap_ = new QComboBox(panel);
   colormap_->addItems({QStringLiteral("viridis"), QStringLiteral("inferno"), QStringLiteral("jet"), QStringLiteral("gray")});
@@ -258,8 +527,12 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   shapFeatures_->addItems({QStringLiteral("grid:4x4"), QStringLiteral("grid:2x2"), QStringLiteral("grid:8x8"), QStringLiteral("slic:30"),
                            QStringLiteral("dff:post_layernorm:6"), QStringLiteral("partition")});
   shapFeatures_->setEditable(true);
+  shapFeatures_->setObjectName(QStringLiteral("shapFeatures"));
   shapEstimator_ = new QComboBox(panel);
-  shapEstimator_->addItems({QStringLiteral("kernel"), QStringLiteral("permutation"), QStringLiteral("exact"), QStringLiteral("owen")});
+  shapEstimator_->setObjectName(QStringLiteral("shapEstimator"));
+  shapEstimator_->addItems({QStringLiteral("kernel"), QStringLiteral("permutation"), QStringLiteral("exact"), QStringLiteral("owen"),
+                            QStringLiteral("interactions")});
+  shapEstimator_->setToolTip(tr("interactions: pairwise Shapley interactions (network plot) besides the values"));
   shapBudget_ = new QSpinBox(panel);
   shapBudget_->setRange(8, 100000);
   shapBudget_->setValue(200);
@@ -267,9 +540,6 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   form->addRow(tr("Shapley features"), shapFeatures_);
   form->addRow(tr("Estimator"), shapEstimator_);
   form->addRow(tr("Budget"), shapBudget_);
-  chart_ = new QLabel(panel);
-  chart_->setAlignment(Qt::AlignCenter);
-  chart_->setMinimumHeight(120);
   connect(shapFeatures_, &QComboBox::currentTextChanged, this, [this] { reexplain(); });
   connect(shapEstimator_, &QComboBox::currentIndexChanged, this, [this] { reexplain(); });
   connect(shapBudget_, &QSpinBox::editingFinished, this, [this] { reexplain(); });
@@ -277,7 +547,9 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   auto* drawMasks = new QPushButton(tr("Draw masks"), panel);
   drawMasks->setCheckable(true);
   drawMasks->setObjectName(QStringLiteral("drawMasks"));
+  drawMasks->setToolTip(tr("Drag (or click two corners) to draw; drag a mask to move it, its edges or corners to resize it; Delete removes"));
   masker_ = new QComboBox(panel);
+  masker_->setObjectName(QStringLiteral("masker"));
   masker_->addItems({QStringLiteral("constant"), QStringLiteral("blur"), QStringLiteral("telea"), QStringLiteral("ns"), QStringLiteral("patch")});
   masker_->setToolTip(tr("constant: the normalisation mean colour; blur; telea / ns: OpenCV inpainting; patch: drop the patches from the ViT"));
   auto* regenerateButton = new QPushButton(tr("Regenerate"), panel);
@@ -291,8 +563,7 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   connect(drawMasks, &QPushButton::toggled, canvas_, &ImageCanvas::setMaskMode);
   connect(regenerateButton, &QPushButton::clicked, this, &MainWindow::regenerate);
   connect(topButton, &QPushButton::clicked, this, &MainWindow::maskTopRegion);
-  form->addRow(chart_);
-  panel->setMinimumWidth(260);
+  panel->setMinimumWidth(300);
   connect(method_, &QComboBox::currentIndexChanged, this, [this] {
     updateLayerSlider();
     reexplain();
@@ -301,11 +572,11 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
     updateLayerSlider();
     reexplain();
   });
-  connect(colormap_, &QComboBox::currentIndexChanged, this, [this] {
-    if (explanation_ && !explanation_->maps.empty())
-      canvas_->setOverlay(overlayOf(*explanation_, explanation_->maps[0], *render::parseColormap(colormap_->currentText().toStdString())));
+  connect(colormap_, &QComboBox::currentIndexChanged, this, &MainWindow::recolor);
+  connect(opacity_, &QSlider::valueChanged, this, [this](int v) {
+    canvas_->setOverlayOpacity(v / 100.0);
+    history_->setOpacity(v / 100.0);
   });
-  connect(opacity_, &QSlider::valueChanged, this, [this](int v) { canvas_->setOverlayOpacity(v / 100.0); });
   connect(overlayOn_, &QCheckBox::toggled, this, [this](bool on) { canvas_->setOverlayVisible(on); });
   connect(gridOn_, &QCheckBox::toggled, this, [this](bool on) { canvas_->setGridVisible(on); });
   updateLayerSlider();
@@ -367,69 +638,127 @@ void MainWindow::openImageDialog() {
 }
 
 void MainWindow::openImage(const QString& path) {
-  // Decoded once, as the model reads it (EXIF orientation applied): the canvas shows these
-  // pixels and every job uses them.
-  std::shared_ptr<const io::ImageU8> decoded;
-  try {
-    decoded = std::make_shared<const io::ImageU8>(io::loadImage(path.toStdString()));
-  } catch (...) {
-    const QString message = tr("Cannot open %1: %2").arg(path, QString::fromStdString(describeCurrentException()));
-    statusBar()->showMessage(message);
-    Q_EMIT workFailed(message);
-    return;
-  }
-  const QImage image = toQImage(*decoded);
-  imagePath_ = path;
-  image_ = std::move(decoded);
-  shapley_.reset();
-  chart_->clear();
-  rememberRecent(QFileInfo(path).absoluteFilePath());
-  canvas_->setImage(image);
-  captionLabel_->clear();
-  tokens_->clear();
-  explanation_.reset();
-  regeneration_.reset();
-  explainLabel_->clear();
-  regenerationLabel_->clear();
-  ids_.clear();
-  statusBar()->showMessage(tr("%1 (%2 x %3)").arg(path).arg(image.width()).arg(image.height()));
-  setWindowTitle(tr("VLMScope - %1").arg(QFileInfo(path).fileName()));
-  captionCurrentImage();
+  // Decoded once on the worker, as the model reads it (EXIF orientation applied): the canvas
+  // shows these pixels and every job uses them.
+  const std::string file = path.toStdString();
+  jobs_->runQueued<std::shared_ptr<const io::ImageU8>>(
+      tr("Opening %1").arg(QFileInfo(path).fileName()),
+      [file](const JobContext&) { return std::make_shared<const io::ImageU8>(io::loadImage(file)); },
+      [this, path](std::shared_ptr<const io::ImageU8> decoded) {
+        shownImage_ = toQImage(*decoded);
+        imagePath_ = path;
+        image_ = std::move(decoded);
+        shapley_.reset();
+        presentation_.reset();
+        shapPack_.reset();
+        shapView_->setPresentation(nullptr);
+        layerView_->clear();
+        rememberRecent(QFileInfo(path).absoluteFilePath());
+        canvas_->setImage(shownImage_);
+        captionLabel_->clear();
+        tokens_->clear();
+        explanation_.reset();
+        topRects_.clear();
+        regeneration_.reset();
+        explainLabel_->clear();
+        regenerationLabel_->clear();
+        ids_.clear();
+        statusBar()->showMessage(tr("%1 (%2 x %3)").arg(path).arg(shownImage_.width()).arg(shownImage_.height()));
+        setWindowTitle(tr("VLMScope - %1").arg(QFileInfo(path).fileName()));
+        Q_EMIT imageOpened(path);
+        captionCurrentImage();
+      },
+      [this, path](const QString& error) {
+        const QString message = tr("Cannot open %1: %2").arg(path, error);
+        statusBar()->showMessage(message);
+      });
 }
 
+// A model is replaced only once the new one has loaded: a failed load leaves the old one working.
 void MainWindow::loadModel(const QString& spec) {
-  captioner_.reset();
-  tokens_->clear();
-  explanation_.reset();
-  modelLabel_->setText(tr("Loading %1 ...").arg(spec));
+  modelBar_->setLoading(ModelSlot::Caption, spec);
   const std::string s = spec.toStdString();
   jobs_->runQueued<std::shared_ptr<Captioner>>(
       tr("Loading model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<Captioner>(Captioner::load(s, {}, job)); },
       [this, spec](std::shared_ptr<Captioner> c) {
         captioner_ = std::move(c);
-        QString text = tr("Model: %1").arg(spec);
-        if (options_.demoModel)
-          text = tr("Model: %1 - the bundled tiny DEMO checkpoint with random weights: its captions are nonsense. "
-                    "For real captions start with --model Salesforce/blip-image-captioning-base "
-                    "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
-                     .arg(spec);
-        modelLabel_->setText(text);
+        captionSpec_ = spec;
+        tokens_->clear();
+        explanation_.reset();
+        modelBar_->setLoaded(ModelSlot::Caption, spec);
+        updateModelSummary();
         updateLayerSlider();
         Q_EMIT modelReady(spec);
         captionCurrentImage();
       },
-      [this](const QString& error) { modelLabel_->setText(tr("Could not load the model: %1").arg(error)); });
+      [this, spec](const QString& error) {
+        modelBar_->setFailed(ModelSlot::Caption, spec, error);
+        modelLabel_->setText(tr("Could not load the model: %1").arg(error));
+        modelLabel_->setVisible(true);
+      });
+}
+
+void MainWindow::loadVqaModel(const QString& spec) {
+  modelBar_->setLoading(ModelSlot::Vqa, spec);
+  const std::string s = spec.toStdString();
+  jobs_->runQueued<std::shared_ptr<QuestionAnswerer>>(
+      tr("Loading VQA model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<QuestionAnswerer>(QuestionAnswerer::load(s, {}, job)); },
+      [this, spec](std::shared_ptr<QuestionAnswerer> v) {
+        vqa_ = std::move(v);
+        vqaSpec_ = spec;
+        modelBar_->setLoaded(ModelSlot::Vqa, spec);
+        question_->setEnabled(true);
+        updateModelSummary();
+        Q_EMIT vqaModelReady(spec);
+      },
+      [this, spec](const QString& error) {
+        modelBar_->setFailed(ModelSlot::Vqa, spec, error);
+        statusBar()->showMessage(tr("Could not load the VQA model: %1").arg(error));
+      });
+}
+
+void MainWindow::loadClipModel(const QString& spec) {
+  modelBar_->setLoading(ModelSlot::Clip, spec);
+  const std::string s = spec.toStdString();
+  jobs_->runQueued<std::shared_ptr<SimilarityModel>>(
+      tr("Loading CLIP model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<SimilarityModel>(SimilarityModel::load(s, {}, job)); },
+      [this, spec](std::shared_ptr<SimilarityModel> c) {
+        clip_ = std::move(c);
+        clipSpec_ = spec;
+        modelBar_->setLoaded(ModelSlot::Clip, spec);
+        updateModelSummary();
+        Q_EMIT clipModelReady(spec);
+      },
+      [this, spec](const QString& error) {
+        modelBar_->setFailed(ModelSlot::Clip, spec, error);
+        statusBar()->showMessage(tr("Could not load the CLIP model: %1").arg(error));
+      });
+}
+
+// The line under the model bar: only what needs saying (the demo checkpoint's warning).
+void MainWindow::updateModelSummary() {
+  if (options_.demoModel && captionSpec_ == options_.modelPath) {
+    modelLabel_->setText(tr("Model: %1 - the bundled tiny DEMO checkpoint with random weights: its captions are nonsense. "
+                            "For real captions pick Salesforce/blip-image-captioning-base in the model bar "
+                            "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
+                             .arg(captionSpec_));
+    modelLabel_->setVisible(true);
+  } else {
+    modelLabel_->clear();
+    modelLabel_->setVisible(false);
+  }
 }
 
 void MainWindow::captionCurrentImage() {
-  if (!captioner_ || imagePath_.isEmpty()) return;
+  if (!captioner_ || !image_) return;
   const auto captioner = captioner_;
   const auto image = image_;
+  const CaptionOptions o = decoding();
   captionLabel_->setText(tr("Captioning..."));
   tokens_->clear();
   jobs_->run<CaptionResult>(
       tr("Captioning %1").arg(QFileInfo(imagePath_).fileName()),
-      [captioner, image](const JobContext& job) { return captioner->caption(*image, CaptionOptions{}, job); },
+      [captioner, image, o](const JobContext& job) { return captioner->caption(*image, o, job); },
       [this](CaptionResult r) {
         const QString caption = QString::fromStdString(r.caption);
         showText({}, r.ids, r.tokens, caption, tr("Click a word (or use the left / right keys) to see why the model said it."));
@@ -443,8 +772,14 @@ void MainWindow::showText(const QString& question, const std::vector<int64_t>& i
                           const QString& shown, const QString& hint) {
   activeQuestion_ = question;
   shapley_.reset();
+  presentation_.reset();
+  shapPack_.reset();
+  shapView_->setPresentation(nullptr);
+  layerView_->clear();
   explanation_.reset();
+  topRects_.clear();
   canvas_->setOverlay({});
+  canvas_->setHighlight({});
   ids_ = ids;
   updateLayerSlider();
   captionLabel_->setText(shown);
@@ -459,20 +794,6 @@ const BlipPipeline* MainWindow::activePipeline() const {
   return captioner_.get();
 }
 
-void MainWindow::loadVqaModel(const QString& spec) {
-  vqa_.reset();
-  const std::string s = spec.toStdString();
-  jobs_->runQueued<std::shared_ptr<QuestionAnswerer>>(
-      tr("Loading VQA model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<QuestionAnswerer>(QuestionAnswerer::load(s, {}, job)); },
-      [this, spec](std::shared_ptr<QuestionAnswerer> v) {
-        vqa_ = std::move(v);
-        modelLabel_->setText(modelLabel_->text() + tr("  |  VQA model: %1").arg(spec));
-        question_->setEnabled(true);
-        Q_EMIT vqaModelReady(spec);
-      },
-      [this](const QString& error) { statusBar()->showMessage(tr("Could not load the VQA model: %1").arg(error)); });
-}
-
 void MainWindow::askQuestion() {
   const QString q = question_->text().trimmed();
   if (q.isEmpty()) {
@@ -480,18 +801,20 @@ void MainWindow::askQuestion() {
     return;
   }
   if (!vqa_) {
-    statusBar()->showMessage(tr("Load a BLIP VQA model to ask questions (File > Load VQA model)."), 6000);
+    statusBar()->showMessage(tr("Load a BLIP VQA model to ask questions (the model bar's VQA field)."), 6000);
     Q_EMIT workFailed(tr("no VQA model loaded"));
     return;
   }
-  if (imagePath_.isEmpty()) return;
+  if (!image_) return;
   const auto vqa = vqa_;
   const auto image = image_;
   const std::string question = q.toStdString();
+  VqaOptions o;
+  static_cast<DecodingOptions&>(o) = decoding();
   captionLabel_->setText(tr("Answering..."));
   tokens_->clear();
   jobs_->run<VqaResult>(
-      tr("Answering '%1'").arg(q), [vqa, image, question](const JobContext& job) { return vqa->answer(*image, question, VqaOptions{}, job); },
+      tr("Answering '%1'").arg(q), [vqa, image, question, o](const JobContext& job) { return vqa->answer(*image, question, o, job); },
       [this, q](VqaResult r) {
         const QString answer = QString::fromStdString(r.answer);
         showText(q, r.ids, r.tokens, tr("Q: %1   A: %2").arg(q, answer), tr("Click a word of the answer to see why the model said it."));
@@ -507,12 +830,12 @@ void MainWindow::reexplain() {
 bool MainWindow::shapleySelected() const { return method_->currentIndex() == kShapleyIndex; }
 
 void MainWindow::explainToken(int position) {
-  if (!captioner_ || ids_.empty() || imagePath_.isEmpty()) return;
+  if (!captioner_ || ids_.empty() || !image_) return;
+  canvas_->setHighlight({});
   if (shapleySelected()) {
     explainShapley(position);
     return;
   }
-  chart_->clear();
   const auto captioner = captioner_;
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
@@ -523,36 +846,39 @@ void MainWindow::explainToken(int position) {
   jobs_->run<ExplainView>(
       tr("Explaining token %1 (%2)").arg(position).arg(method_->currentText()),
       [captioner, vqa, question, image, o, colormap](const JobContext& job) {
-        ExplainView v;
-        v.result = question.empty() ? explainCaption(*captioner, *image, o, job) : explainAnswer(*vqa, *image, question, o, job);
-        v.overlay = overlayOf(v.result, v.result.maps.at(0), colormap);
-        return v;
+        return viewOf(question.empty() ? explainCaption(*captioner, *image, o, job) : explainAnswer(*vqa, *image, question, o, job), colormap);
       },
       [this, position](ExplainView v) {
-        showExplanation(v.result, v.overlay);
+        showExplanation(v.result, v.overlay, v.grid, v.top, true);
         Q_EMIT explanationReady(position);
       },
       [this](const QString& error) { explainLabel_->setText(tr("Error: %1").arg(error)); });
 }
 
-void MainWindow::showExplanation(const ExplainResult& r, const QImage& overlay) {
+void MainWindow::showExplanation(const ExplainResult& r, const QImage& overlay, const std::vector<QLineF>& grid, const std::vector<QRectF>& top,
+                                 bool remember) {
   explanation_ = r;
+  topRects_ = top;
   canvas_->setOverlay(overlay);
   const ExplainedMap& m = r.maps.at(0);
   QString text = tr("%1, %2: token %3 '%4', log p = %5").arg(QString::fromStdString(r.method), QString::fromStdString(r.layer)).arg(m.position).arg(QString::fromStdString(m.token)).arg(m.y, 0, 'f', 4);
   for (const auto& n : r.notes) text += QStringLiteral("\n") + tr("Note: %1").arg(QString::fromStdString(n));
   explainLabel_->setText(text);
-  // Patch borders in image coordinates, from the processor's geometry.
-  const vision::InputGeometry& g = *r.geometry;
-  std::vector<QLineF> lines;
-  const double x0 = g.toImageX(0), x1 = g.toImageX(g.inputSize()), y0 = g.toImageY(0), y1 = g.toImageY(g.inputSize());
-  for (int k = 0; k <= g.gridSide(); ++k) {
-    const double u = k * g.patchSize();
-    lines.emplace_back(g.toImageX(u), y0, g.toImageX(u), y1);
-    lines.emplace_back(x0, g.toImageY(u), x1, g.toImageY(u));
-  }
-  canvas_->setGridLines(lines);
+  canvas_->setGridLines(grid);
   canvas_->setGridVisible(gridOn_->isChecked());
+  if (remember) {
+    HistoryEntry e;
+    e.title = tr("token %1 '%2' - %3, %4").arg(m.position).arg(QString::fromStdString(m.token), QString::fromStdString(r.method), QString::fromStdString(r.layer));
+    e.detail = tr("%1\n%2%3\nlog p = %4, %5 s")
+                   .arg(QFileInfo(imagePath_).fileName(), r.question.empty() ? QString() : tr("Q: %1  A: ").arg(QString::fromStdString(r.question)),
+                        QString::fromStdString(r.text))
+                   .arg(m.y, 0, 'f', 4)
+                   .arg(r.explainSeconds, 0, 'f', 2);
+    e.image = shownImage_;
+    e.overlay = overlay;
+    historyResults_.push_back(r);
+    history_->add(std::move(e));
+  }
 }
 
 void MainWindow::showHovered(int x, int y) {
@@ -592,15 +918,38 @@ void MainWindow::explainShapley(int position) {
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
   const auto image = image_;
+  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
   explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
-  jobs_->run<ShapResult>(
+  jobs_->run<std::shared_ptr<ShapPack>>(
       tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
-      [captioner, vqa, question, image, o](const JobContext& job) {
-        return question.empty() ? shapCaption(*captioner, *image, o, job) : shapAnswer(*vqa, *image, question, o, job);
+      [captioner, vqa, question, image, o, colormap](const JobContext& job) {
+        ShapResult r = question.empty() ? shapCaption(*captioner, *image, o, subJob(job, 0, 0.95))
+                                        : shapAnswer(*vqa, *image, question, o, subJob(job, 0, 0.95));
+        job.progress(0.95, "drawing");
+        return std::make_shared<ShapPack>(packShapley(std::move(r), *image, colormap, job));
       },
-      [this, key, position](ShapResult r) {
-        shapley_ = std::move(r);
+      [this, key, position](std::shared_ptr<ShapPack> pack) {
+        shapley_ = pack->result;
+        presentation_ = pack->presentation;
         shapleyKey_ = key;
+        shapView_->setPresentation(presentation_.get());
+        // Each token's map joins the history once, as the run's explanations.
+        for (size_t k = 0; k < pack->views.size(); ++k) {
+          const ExplainView& v = pack->views[k];
+          HistoryEntry e;
+          const ExplainedMap& m = v.result.maps[0];
+          e.title = tr("token %1 '%2' - Shapley (%3, %4)").arg(m.position).arg(QString::fromStdString(m.token), QString::fromStdString(shapley_->features),
+                                                                             QString::fromStdString(shapley_->estimator));
+          e.detail = tr("%1\n%2\nv(all) = %3, v(none) = %4").arg(QFileInfo(imagePath_).fileName(), QString::fromStdString(v.result.text))
+                         .arg(shapley_->fullValue[k], 0, 'f', 4)
+                         .arg(shapley_->emptyValue[k], 0, 'f', 4);
+          e.image = shownImage_;
+          e.overlay = v.overlay;
+          historyResults_.push_back(v.result);
+          history_->add(std::move(e));
+        }
+        shapPack_ = pack;
+        side_->setCurrentWidget(shapView_);
         showShapley(tokens_->selected() > 0 ? tokens_->selected() : position);
         Q_EMIT explanationReady(position);
       },
@@ -609,27 +958,12 @@ void MainWindow::explainShapley(int position) {
 
 void MainWindow::showShapley(int position) {
   const ShapResult& r = *shapley_;
-  int out = -1;
-  for (int k = 0; k < r.outputs(); ++k)
-    if (r.info.maps[size_t(k)].position == position) out = k;
-  if (out < 0) return;
-  const ExplainedMap& m = r.info.maps[size_t(out)];
-  ExplainResult view = r.info;
-  view.maps = {m};
-  explanation_ = view;
-  canvas_->setOverlay(overlayOf(view, m, *render::parseColormap(colormap_->currentText().toStdString())));
-  std::vector<std::string> labels;
-  std::vector<double> values, errors;
-  for (int i = 0; i < r.count(); ++i) {
-    labels.push_back(std::to_string(i) + " " + r.featureLabels[size_t(i)]);
-    values.push_back(r.valueOf(i, out));
-    errors.push_back(r.stderrs[size_t(i) * r.outputs() + out]);
-  }
-  render::BarChartOptions bo;
-  bo.title = "token " + std::to_string(position) + " '" + m.token + "'";
-  bo.width = 520;
-  bo.maxBars = 12;
-  chart_->setPixmap(QPixmap::fromImage(toQImage(render::barChart(labels, values, errors, bo))).scaledToWidth(300, Qt::SmoothTransformation));
+  const int out = presentation_ ? presentation_->outputAt(position) : -1;
+  if (out < 0 || !shapPack_ || out >= int(shapPack_->views.size())) return;
+  const ExplainView& v = shapPack_->views[size_t(out)];
+  showExplanation(v.result, v.overlay, v.grid, v.top, false);
+  shapView_->showOutput(out);
+  const ExplainedMap& m = v.result.maps[0];
   explainLabel_->setText(tr("Shapley values (%1, %2): token %3 '%4': v(all) = %5, v(none) = %6; %7 model evaluations, %8 from the cache, %9 s")
                              .arg(QString::fromStdString(r.features), QString::fromStdString(r.estimator))
                              .arg(position)
@@ -641,8 +975,83 @@ void MainWindow::showShapley(int position) {
                              .arg(r.seconds, 0, 'f', 2));
 }
 
-bool MainWindow::shapleyChartShown() const { return chart_->pixmap().isNull() == false; }
+bool MainWindow::shapleyChartShown() const { return presentation_ && shapView_->bars()->barCount() > 0; }
 
+void MainWindow::highlightFeature(int feature) {
+  if (!presentation_ || feature < 0 || feature >= int(presentation_->regions.size())) {
+    canvas_->setHighlight({});
+    return;
+  }
+  canvas_->setHighlight(presentation_->regions[size_t(feature)]);
+  statusBar()->showMessage(tr("feature %1").arg(presentation_->labels[size_t(feature)]), 3000);
+}
+
+// The layer evolution of the selected token with the current Grad-CAM-family method (captions).
+void MainWindow::computeLayerEvolution() {
+  const int position = tokens_->selected();
+  if (!captioner_ || !image_ || ids_.empty() || position <= 0) {
+    layerView_->clear(tr("Click a word of the caption first."));
+    return;
+  }
+  if (!activeQuestion_.isEmpty()) {
+    layerView_->clear(tr("The layer evolution explains captions; clear the question (empty + Enter) to go back to the caption."));
+    return;
+  }
+  ExplainOptions o;
+  o.method = shapleySelected() ? ExplainMethod::GradCam : kMethods[method_->currentIndex()];
+  if (o.method == ExplainMethod::CrossAttention || o.method == ExplainMethod::IntegratedGradients) o.method = ExplainMethod::GradCam;
+  o.token = position;
+  o.ids = ids_;
+  const auto captioner = captioner_;
+  const auto image = image_;
+  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  jobs_->run<LayerFrames>(
+      tr("Layer evolution of token %1").arg(position),
+      [captioner, image, o, colormap](const JobContext& job) {
+        const ExplainResult r = explainCaptionLayers(*captioner, *image, o, subJob(job, 0, 0.9));
+        LayerFrames frames;
+        const ExplainedMap& first = r.maps.at(0);
+        frames.title = QStringLiteral("token %1 '%2', %3, every vision layer").arg(first.position).arg(QString::fromStdString(first.token), QString::fromStdString(r.method));
+        for (const ExplainedMap& m : r.maps) {
+          job.throwIfCancelled();
+          frames.labels.push_back(QString::fromStdString(m.label));
+          frames.overlays.push_back(overlayOf(r, m, colormap));
+        }
+        return frames;
+      },
+      [this](LayerFrames frames) {
+        const int n = int(frames.overlays.size());
+        side_->setCurrentWidget(layerView_);
+        layerView_->setFrames(std::move(frames));
+        Q_EMIT layersReady(n);
+      },
+      [this](const QString& error) { layerView_->clear(tr("Error: %1").arg(error)); });
+}
+
+// A new colormap: the current map (and a Shapley run's maps) redrawn on the worker.
+void MainWindow::recolor() {
+  if (!explanation_ || explanation_->maps.empty()) return;
+  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  if (shapley_ && shapPack_ && shapleySelected()) {
+    // The run's pictures again in the new colormap (no model evaluations).
+    const auto result = std::make_shared<const ShapResult>(*shapley_);
+    const auto image = image_;
+    jobs_->run<std::shared_ptr<ShapPack>>(
+        tr("Recolouring"), [result, image, colormap](const JobContext& job) { return std::make_shared<ShapPack>(packShapley(*result, *image, colormap, job)); },
+        [this](std::shared_ptr<ShapPack> pack) {
+          presentation_ = pack->presentation;
+          shapPack_ = pack;
+          shapView_->setPresentation(presentation_.get());
+          showShapley(tokens_->selected());
+        },
+        [](const QString&) {});
+    return;
+  }
+  const ExplainResult r = *explanation_;
+  jobs_->run<QImage>(
+      tr("Recolouring"), [r, colormap](const JobContext&) { return overlayOf(r, r.maps.at(0), colormap); },
+      [this](QImage overlay) { canvas_->setOverlay(overlay); }, [](const QString&) {});
+}
 void MainWindow::pasteImage() {
   const QImage image = QApplication::clipboard()->image();
   if (image.isNull()) {
@@ -704,6 +1113,10 @@ void MainWindow::saveSettings() const {
   s.setValue(QStringLiteral("shapley/features"), shapFeatures_->currentText());
   s.setValue(QStringLiteral("shapley/estimator"), shapEstimator_->currentText());
   s.setValue(QStringLiteral("shapley/budget"), shapBudget_->value());
+  s.setValue(QStringLiteral("decoding/beams"), beams_->value());
+  s.setValue(QStringLiteral("decoding/maxLength"), maxLength_->value());
+  s.setValue(QStringLiteral("decoding/prompt"), prompt_->text());
+  s.setValue(QStringLiteral("view/tab"), side_->currentIndex());
 }
 
 void MainWindow::restoreSettings() {
@@ -717,6 +1130,10 @@ void MainWindow::restoreSettings() {
   shapFeatures_->setCurrentText(s.value(QStringLiteral("shapley/features"), shapFeatures_->currentText()).toString());
   shapEstimator_->setCurrentText(s.value(QStringLiteral("shapley/estimator"), shapEstimator_->currentText()).toString());
   shapBudget_->setValue(s.value(QStringLiteral("shapley/budget"), shapBudget_->value()).toInt());
+  beams_->setValue(s.value(QStringLiteral("decoding/beams"), beams_->value()).toInt());
+  maxLength_->setValue(s.value(QStringLiteral("decoding/maxLength"), maxLength_->value()).toInt());
+  prompt_->setText(s.value(QStringLiteral("decoding/prompt")).toString());
+  side_->setCurrentIndex(s.value(QStringLiteral("view/tab"), 0).toInt());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -740,20 +1157,17 @@ void MainWindow::maskTopRegion() {
     statusBar()->showMessage(tr("Explain a token first: the mask covers the top of its map."), 5000);
     return;
   }
-  const ExplainedMap& m = explanation_->maps[0];
-  const vision::InputGeometry& g = *explanation_->geometry;
-  if (m.side != g.gridSide()) {
+  if (topRects_.empty()) {
     statusBar()->showMessage(tr("Mask top region works with patch-grid maps (Grad-CAM family, cross-attention)."), 5000);
     return;
   }
-  const auto rects = explain::patchRects(g, explain::topPercentPatches(m.normalized, 10));
   undo_->beginMacro(tr("Mask top region"));
-  for (const auto& r : rects) undo_->push(new AddMaskCommand(canvas_, QRectF(r.x, r.y, r.width, r.height)));
+  for (const QRectF& r : topRects_) undo_->push(new AddMaskCommand(canvas_, r));
   undo_->endMacro();
 }
 
 void MainWindow::regenerate() {
-  if (!captioner_ || imagePath_.isEmpty()) return;
+  if (!captioner_ || !image_) return;
   const auto rects = canvas_->masks();
   if (rects.empty()) {
     statusBar()->showMessage(tr("Draw one or more masks first (Draw masks, then drag on the image)."), 5000);
@@ -769,11 +1183,13 @@ void MainWindow::regenerate() {
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
   const auto image = image_;
+  const auto clip = clip_;
+  const CaptionOptions o = decoding();
   jobs_->run<RegenerateResult>(
       tr("Regenerating with %n mask(s)", nullptr, int(rects.size())),
-      [captioner, vqa, question, image, spec](const JobContext& job) {
-        return question.empty() ? maskAndRegenerate(*captioner, *image, spec, DecodingOptions{}, nullptr, job)
-                                : maskAndRegenerate(*vqa, *image, question, spec, DecodingOptions{}, nullptr, job);
+      [captioner, vqa, clip, question, image, spec, o](const JobContext& job) {
+        return question.empty() ? maskAndRegenerate(*captioner, *image, spec, o, clip.get(), job)
+                                : maskAndRegenerate(*vqa, *image, question, spec, o, clip.get(), job);
       },
       [this](RegenerateResult r) {
         showRegeneration(r);
@@ -792,11 +1208,22 @@ void MainWindow::showRegeneration(const RegenerateResult& r) {
     else diff += QStringLiteral("<span style='color:#1e8449;font-weight:bold'>%1</span>").arg(w);
     diff += QLatin1Char(' ');
   }
-  regenerationLabel_->setText(tr("<b>before</b>: %1<br><b>after</b> (%2 masker): %3<br>log p(original caption): %4 &rarr; %5 (%6)")
+  QString clip;
+  if (r.clipBefore && r.clipAfter)
+    clip = tr("<br>CLIP cosine (image, original text): %1 &rarr; %2 (%3); masked image with the new text: %4")
+               .arg(*r.clipBefore, 0, 'f', 4)
+               .arg(*r.clipAfter, 0, 'f', 4)
+               .arg(*r.clipAfter - *r.clipBefore, 0, 'f', 4)
+               .arg(r.clipMaskedText.value_or(0), 0, 'f', 4);
+  else clip = tr("<br><i>Load a CLIP model in the model bar to see the image-text similarity before and after.</i>");
+  // Side by side: the text before, the text after with removed (struck, red) and inserted (bold, green) words.
+  regenerationLabel_->setText(tr("<table cellspacing='0' cellpadding='3'><tr><td><b>before</b></td><td><b>after</b> (%2 masker)</td></tr>"
+                                 "<tr><td>%1</td><td>%3</td></tr></table>log p(original text): %4 &rarr; %5 (%6)%7")
                                   .arg(QString::fromStdString(r.original).toHtmlEscaped(), QString::fromStdString(r.masker), diff.trimmed())
                                   .arg(r.logProbBefore, 0, 'f', 3)
                                   .arg(r.logProbAfter, 0, 'f', 3)
-                                  .arg(r.logProbAfter - r.logProbBefore, 0, 'f', 3));
+                                  .arg(r.logProbAfter - r.logProbBefore, 0, 'f', 3)
+                                  .arg(clip));
 }
 
 QString MainWindow::regenerationText() const {

@@ -14,8 +14,8 @@ RemoveMaskCommand::RemoveMaskCommand(ImageCanvas* canvas, int id)
 void RemoveMaskCommand::redo() { canvas_->removeMask(id_); }
 void RemoveMaskCommand::undo() { canvas_->addMask(rect_, id_); }
 
-MoveMaskCommand::MoveMaskCommand(ImageCanvas* canvas, int id, const QRectF& from, const QRectF& to)
-    : QUndoCommand(QObject::tr("Move mask")), canvas_(canvas), id_(id), from_(from), to_(to) {}
+MoveMaskCommand::MoveMaskCommand(ImageCanvas* canvas, int id, const QRectF& from, const QRectF& to, const QString& text)
+    : QUndoCommand(text.isEmpty() ? QObject::tr("Move mask") : text), canvas_(canvas), id_(id), from_(from), to_(to) {}
 void MoveMaskCommand::redo() { canvas_->setMaskRect(id_, to_); }
 void MoveMaskCommand::undo() { canvas_->setMaskRect(id_, from_); }
 

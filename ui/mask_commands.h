@@ -3,6 +3,7 @@
 // are in image pixels; the canvas shows them as items.
 
 #include <QRectF>
+#include <QString>
 #include <QUndoCommand>
 
 namespace vlm::ui {
@@ -35,7 +36,8 @@ class RemoveMaskCommand : public QUndoCommand {
 
 class MoveMaskCommand : public QUndoCommand {
  public:
-  MoveMaskCommand(ImageCanvas* canvas, int id, const QRectF& from, const QRectF& to);
+  // Moves or resizes (the mask's rectangle from -> to); `text` names it in Edit > Undo.
+  MoveMaskCommand(ImageCanvas* canvas, int id, const QRectF& from, const QRectF& to, const QString& text = {});
   void undo() override;
   void redo() override;
 

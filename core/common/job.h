@@ -35,4 +35,10 @@ class JobContext {
   ProgressFn progress_;
 };
 
+// Progress of a sub-step that covers [from, to] of the whole job, same cancel token. The
+// result refers to `job`, which must outlive it.
+inline JobContext subJob(const JobContext& job, double from, double to) {
+  return JobContext(job.stopToken(), [&job, from, to](double f, std::string_view s) { job.progress(from + (to - from) * f, s); });
+}
+
 }  // namespace vlm

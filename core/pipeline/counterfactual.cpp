@@ -147,7 +147,7 @@ std::vector<WordChange> wordDiff(const std::string& before, const std::string& a
   return out;
 }
 
-RegenerateResult maskAndRegenerate(const Captioner& captioner, const io::ImageU8& image, const MaskSpec& mask, const DecodingOptions& decoding,
+RegenerateResult maskAndRegenerate(const Captioner& captioner, const io::ImageU8& image, const MaskSpec& mask, const CaptionOptions& decoding,
                                    const SimilarityModel* clip, const JobContext& job) {
   const auto t0 = std::chrono::steady_clock::now();
   const Captioner::Impl& m = captioner.impl();
@@ -162,7 +162,7 @@ RegenerateResult maskAndRegenerate(const Captioner& captioner, const io::ImageU8
     // The original and the masked caption, each from one vision pass that also gives the logits.
     auto caption = [&](const at::Tensor& embeds, const JobContext& sub) {
       models::BlipCaptionStepDecoder decoder(m.model.model, embeds);
-      return models::generate(decoder, m.promptIds(""), m.model.model->config.text.sepTokenId, generationOptions(decoding), sub).ids;
+      return models::generate(decoder, m.promptIds(decoding.prompt), m.model.model->config.text.sepTokenId, generationOptions(decoding), sub).ids;
     };
     const at::Tensor before = m.encode(m.pixelValues(image));
     r.originalIds = caption(before, subJob(job, 0, 0.4));
@@ -248,7 +248,7 @@ RegenerateResult autoMaskAndRegenerate(const Captioner& captioner, const io::Ima
   mask.rects = explain::patchRects(geo, top);
   if (spec.masker == explain::MaskerKind::PatchRemoval) mask.exactPatches = top;
   if (mask.rects.empty()) throw Error(ErrorCode::InvalidArgument, "auto-mask: the top patches lie outside the image (cropped away)");
-  RegenerateResult r = maskAndRegenerate(captioner, image, mask, decoding, clip, subJob(job, 0.5, 1.0));
+  RegenerateResult r = maskAndRegenerate(captioner, image, mask, CaptionOptions{decoding}, clip, subJob(job, 0.5, 1.0));
   r.explanation = std::move(e);
   return r;
 }

@@ -12,6 +12,7 @@
 #include "common/job.h"
 #include "explain/masking.h"
 #include "io/image.h"
+#include "pipeline/captioner.h"
 #include "pipeline/explainer.h"
 #include "pipeline/options.h"
 #include "vision/geometry.h"
@@ -67,10 +68,10 @@ struct RegenerateResult {
   double seconds = 0;
 };
 
-// Captioning. `clip` may be null. vlm::Error InvalidArgument for bad rectangles (empty, outside
-// the image), Cancelled.
+// Captioning (both captions continue `decoding.prompt` when one is given). `clip` may be null.
+// vlm::Error InvalidArgument for bad rectangles (empty, outside the image), Cancelled.
 RegenerateResult maskAndRegenerate(const Captioner& captioner, const io::ImageU8& image, const MaskSpec& mask,
-                                   const DecodingOptions& decoding, const SimilarityModel* clip = nullptr, const JobContext& job = {});
+                                   const CaptionOptions& decoding, const SimilarityModel* clip = nullptr, const JobContext& job = {});
 // VQA: the answer to `question` before and after.
 RegenerateResult maskAndRegenerate(const QuestionAnswerer& vqa, const io::ImageU8& image, const std::string& question,
                                    const MaskSpec& mask, const DecodingOptions& decoding, const SimilarityModel* clip = nullptr,

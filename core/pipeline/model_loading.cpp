@@ -11,10 +11,6 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-JobContext subJob(const JobContext& job, double from, double to) {
-  return JobContext(job.stopToken(), [&job, from, to](double f, std::string_view s) { job.progress(from + (to - from) * f, s); });
-}
-
 at::Device parseDevice(const std::string& name) {
   try {
     at::Device d(name);

@@ -18,8 +18,6 @@ namespace vlm {
 
 double secondsSince(std::chrono::steady_clock::time_point t0);
 
-// Progress of a sub-step that covers [from, to] of the whole job, same cancel token.
-JobContext subJob(const JobContext& job, double from, double to);
 
 // "cpu", "cuda", "cuda:1"; Unsupported when LibTorch has no CUDA, InvalidArgument otherwise.
 at::Device parseDevice(const std::string& name);
