@@ -7,11 +7,16 @@ bin=build/app/vlmscope
 [ -x "$bin" ] || { echo "build first (./test.sh)" >&2; exit 1; }
 out=docs/screenshots
 mkdir -p "$out"
+shot() { xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png "$@"; }
 # The bundled demo model and image, Grad-CAM of the second caption token.
-xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --explain-token 2 --screenshot "$out/main-window.png"
-# The same with two masks drawn and the caption regenerated (word diff, log-probability change).
-xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --explain-token 2 --mask 60,40,200,180 --mask 300,300,180,200 \
-  --screenshot "$out/masks-regenerate.png"
-# Shapley values (KernelSHAP over a 4x4 grid) of the second token, with the bar chart.
-xvfb-run -a -s "-screen 0 1400x1000x24" "$bin" resources/images/demo.png --method shap --explain-token 2 --screenshot "$out/shapley.png"
-echo "wrote $out/main-window.png $out/masks-regenerate.png $out/shapley.png"
+shot --explain-token 2 --screenshot "$out/main-window.png"
+# Two masks drawn and the caption regenerated (word diff, log-probability change, CLIP before /
+# after with the tiny CLIP test checkpoint).
+shot --explain-token 2 --mask 60,40,200,180 --mask 300,300,180,200 --clip-model tests/data/clip-tiny --screenshot "$out/masks-regenerate.png"
+# Shapley values (KernelSHAP over a 4x4 grid) of the second token: the bar chart, the force plot.
+shot --method shap --explain-token 2 --tab bars --screenshot "$out/shapley.png"
+shot --method shap --explain-token 2 --tab force --screenshot "$out/shapley-force.png"
+shot --method shap --explain-token 2 --tab features --screenshot "$out/shapley-features.png"
+# The layer evolution of the second token (a middle layer shown, play button beside the slider).
+shot --explain-token 2 --layers --screenshot "$out/layers.png"
+echo "wrote $(ls "$out"/*.png | tr '\n' ' ')"

@@ -1,6 +1,7 @@
 #include "layer_view.h"
 
 #include <QLabel>
+#include <QListWidget>
 #include <QPushButton>
 #include <QSlider>
 #include <QTimer>
@@ -19,6 +20,14 @@ LayerView::LayerView(QWidget* parent) : QWidget(parent) {
   play_->setCheckable(true);
   play_->setObjectName(QStringLiteral("playLayers"));
   label_ = new QLabel(this);
+  // Every layer at a glance: click one to show it.
+  strip_ = new QListWidget(this);
+  strip_->setViewMode(QListView::IconMode);
+  strip_->setIconSize(QSize(72, 72));
+  strip_->setResizeMode(QListView::Adjust);
+  strip_->setMovement(QListView::Static);
+  strip_->setSpacing(2);
+  connect(strip_, &QListWidget::itemClicked, this, [this](QListWidgetItem* item) { setFrame(strip_->row(item)); });
   auto* row = new QHBoxLayout();
   row->addWidget(play_);
   row->addWidget(slider_, 1);
@@ -26,7 +35,7 @@ LayerView::LayerView(QWidget* parent) : QWidget(parent) {
   layout->addWidget(title_);
   layout->addLayout(row);
   layout->addWidget(label_);
-  layout->addStretch(1);
+  layout->addWidget(strip_, 1);
   timer_ = new QTimer(this);
   timer_->setInterval(700);
   connect(compute_, &QPushButton::clicked, this, &LayerView::computeRequested);
@@ -47,9 +56,15 @@ void LayerView::setInterval(int ms) { timer_->setInterval(ms); }
 int LayerView::currentFrame() const { return frameCount() ? slider_->value() : -1; }
 bool LayerView::playing() const { return timer_->isActive(); }
 
+QString LayerView::frameLabel(int index) const {
+  if (index < 0 || index >= frameCount()) return {};
+  return tr("%1, %2 (%3 of %4)").arg(frames_.title, frames_.labels[size_t(index)]).arg(index + 1).arg(frameCount());
+}
+
 void LayerView::clear(const QString& hint) {
   play_->setChecked(false);
   frames_ = {};
+  strip_->clear();
   title_->setText(hint);
   label_->clear();
   const QSignalBlocker block(slider_);
@@ -62,6 +77,12 @@ void LayerView::setFrames(LayerFrames frames) {
   play_->setChecked(false);
   frames_ = std::move(frames);
   title_->setText(frames_.title);
+  strip_->clear();
+  for (size_t i = 0; i < frames_.overlays.size(); ++i) {
+    const QImage thumb = (frames_.thumbnails.size() == frames_.overlays.size() ? frames_.thumbnails[i] : frames_.overlays[i])
+                             .scaled(72, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    new QListWidgetItem(QIcon(QPixmap::fromImage(thumb)), frames_.labels[i], strip_);
+  }
   {
     const QSignalBlocker block(slider_);
     slider_->setRange(0, std::max(0, frameCount() - 1));
@@ -78,6 +99,8 @@ void LayerView::setFrame(int index) {
     slider_->setValue(index);
   }
   label_->setText(tr("%1 (%2 of %3)").arg(frames_.labels[size_t(index)]).arg(index + 1).arg(frameCount()));
+  for (int i = 0; i < strip_->count(); ++i) strip_->item(i)->setSelected(i == index);
+  strip_->scrollToItem(strip_->item(index));
   Q_EMIT frameShown(index, frames_.overlays[size_t(index)]);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 class QLabel;
+class QListWidget;
 class QPushButton;
 class QSlider;
 class QTimer;
@@ -20,6 +21,7 @@ struct LayerFrames {
   QString title;                // "token 2 'consent', Grad-CAM"
   std::vector<QString> labels;  // "layer 0", ..., "post_layernorm"
   std::vector<QImage> overlays; // one per layer, the image's size
+  std::vector<QImage> thumbnails;  // optional: the image with the map blended, for the strip
 };
 
 class LayerView : public QWidget {
@@ -30,6 +32,7 @@ class LayerView : public QWidget {
   void clear(const QString& hint = {});
   int frameCount() const { return int(frames_.overlays.size()); }
   int currentFrame() const;
+  QString frameLabel(int index) const;  // "layer 3 (4 of 13)" with the title
   bool playing() const;
   QPushButton* computeButton() const { return compute_; }
   QPushButton* playButton() const { return play_; }
@@ -50,6 +53,7 @@ class LayerView : public QWidget {
   QSlider* slider_;
   QLabel* label_;
   QLabel* title_;
+  QListWidget* strip_;
   QTimer* timer_;
 };
 

@@ -335,7 +335,10 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   connect(modelBar_, &ModelBar::rescanRequested, this, &MainWindow::discoverModels);
   connect(shapView_, &ShapView::featureHovered, this, &MainWindow::highlightFeature);
   connect(layerView_, &LayerView::computeRequested, this, &MainWindow::computeLayerEvolution);
-  connect(layerView_, &LayerView::frameShown, this, [this](int, const QImage& overlay) { canvas_->setOverlay(overlay); });
+  connect(layerView_, &LayerView::frameShown, this, [this](int index, const QImage& overlay) {
+    canvas_->setOverlay(overlay);
+    explainLabel_->setText(tr("Layer evolution: %1").arg(layerView_->frameLabel(index)));
+  });
   connect(history_, &HistoryPanel::entryActivated, this, [this](int index) {
     if (index < 0 || index >= int(historyResults_.size())) return;
     const HistoryEntry& e = history_->entry(index);
@@ -383,8 +386,16 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     else statusBar()->showMessage(tr("Unknown method '%1' (%2)").arg(options.method, names.join(QStringLiteral(", "))));
   }
   if (!options.tab.isEmpty()) {
+    // explain | shapley | layers | history, or a Shapley view: bars | force | features | interactions
     const QStringList tabs{QStringLiteral("explain"), QStringLiteral("shapley"), QStringLiteral("layers"), QStringLiteral("history")};
+    const QStringList views{QStringLiteral("bars"), QStringLiteral("force"), QStringLiteral("features"), QStringLiteral("interactions")};
     if (tabs.contains(options.tab)) side_->setCurrentIndex(int(tabs.indexOf(options.tab)));
+    else if (views.contains(options.tab)) {
+      side_->setCurrentWidget(shapView_);
+      shapView_->setCurrentIndex(int(views.indexOf(options.tab)));
+    } else {
+      statusBar()->showMessage(tr("Unknown tab '%1' (%2)").arg(options.tab, (tabs + views).join(QStringLiteral(", "))));
+    }
   }
 
   discoverModels();
@@ -1012,10 +1023,12 @@ void MainWindow::computeLayerEvolution() {
         LayerFrames frames;
         const ExplainedMap& first = r.maps.at(0);
         frames.title = QStringLiteral("token %1 '%2', %3, every vision layer").arg(first.position).arg(QString::fromStdString(first.token), QString::fromStdString(r.method));
+        const QImage shown = toQImage(*image);
         for (const ExplainedMap& m : r.maps) {
           job.throwIfCancelled();
           frames.labels.push_back(QString::fromStdString(m.label));
           frames.overlays.push_back(overlayOf(r, m, colormap));
+          frames.thumbnails.push_back(blended(shown, frames.overlays.back(), 0.6).scaled(72, 72, Qt::KeepAspectRatio, Qt::SmoothTransformation));
         }
         return frames;
       },

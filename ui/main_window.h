@@ -64,7 +64,7 @@ struct StartOptions {
   QString vqaModelPath;       // a BLIP VQA checkpoint for questions; empty: none
   QString question;           // asked once the VQA model and the image are there
   QString clipModelPath;      // a CLIP checkpoint (similarity before / after masking); empty: none
-  QString tab;                // explain | shapley | layers | history: the side panel's tab at start
+  QString tab;                // the side panel's tab at start: explain | shapley | layers | history, or bars | force | features | interactions
   bool layers = false;        // compute the layer evolution of explainToken (screenshots)
 };
 

@@ -130,10 +130,10 @@ void ShapBarChart::leaveEvent(QEvent*) {
 
 ShapForcePlot::ShapForcePlot(QWidget* parent) : QWidget(parent) {
   setMouseTracking(true);
-  setMinimumHeight(90);
+  setMinimumHeight(150);
 }
 
-QSize ShapForcePlot::sizeHint() const { return {300, 110}; }
+QSize ShapForcePlot::sizeHint() const { return {300, 160}; }
 
 // SHAP's layout: the positive contributions stacked left of v(all) (largest next to it), the
 // negative ones right of it; together they span base..full exactly when the values add up.
@@ -197,10 +197,29 @@ void ShapForcePlot::paintEvent(QPaintEvent*) {
     p.setPen(QPen(palette().base().color(), 1));
     p.setBrush(c);
     p.drawPolygon(shape);
-    const QString label = labels_[size_t(s.feature)];
-    if (fm.horizontalAdvance(label) + 4 < std::abs(b - a)) {
-      p.setPen(Qt::white);
-      p.drawText(QRectF(std::min(a, b), y0, std::abs(b - a), h), Qt::AlignCenter, label);
+  }
+  // Labels under the bar for the widest segments, on up to three rows without overlaps, each
+  // with a tick to its segment.
+  std::vector<const Segment*> bySize;
+  for (const Segment& s : segments_) bySize.push_back(&s);
+  std::sort(bySize.begin(), bySize.end(), [](const Segment* x, const Segment* y) { return x->to - x->from > y->to - y->from; });
+  std::vector<std::vector<std::pair<double, double>>> rows(3);
+  p.setPen(palette().text().color());
+  for (const Segment* s : bySize) {
+    const double cx = (xOf(s->from) + xOf(s->to)) / 2;
+    const QString label = QStringLiteral("%1 %2%3").arg(labels_[size_t(s->feature)], s->positive ? QStringLiteral("+") : QStringLiteral("-"), number(s->to - s->from));
+    const double w = fm.horizontalAdvance(label) + 6;
+    const double x0 = std::clamp(cx - w / 2, 0.0, std::max(0.0, width() - w));
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const bool free = std::none_of(rows[r].begin(), rows[r].end(), [&](const auto& used) { return x0 < used.second && x0 + w > used.first; });
+      if (!free) continue;
+      rows[r].emplace_back(x0, x0 + w);
+      const double ty = y0 + h + 26 + r * (fm.height() + 2);
+      p.setPen(QPen(palette().mid().color(), 1));
+      p.drawLine(QPointF(cx, y0 + h), QPointF(cx, ty));
+      p.setPen(s->positive ? kPositive : kNegative);
+      p.drawText(QRectF(x0, ty, w, fm.height()), Qt::AlignCenter, label);
+      break;
     }
   }
   p.setPen(palette().text().color());
