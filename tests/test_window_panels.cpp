@@ -13,6 +13,8 @@
 #include <QComboBox>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QPlainTextEdit>
+#include <QTableWidget>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -26,6 +28,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "clip_panel.h"
+#include "explain/metrics.h"
 #include "history_panel.h"
 #include "image_canvas.h"
 #include "job_runner.h"
@@ -304,6 +308,50 @@ class TestWindowPanels : public QObject {
     QVERIFY(w.canvas()->hasOverlay());
   }
 
+  // The CLIP tab: without a CLIP model, a message; with one, the caption is offered as the
+  // first text, typed texts are scored exactly as the CLIP API scores them, and clicking a row
+  // shows CLIP's map of that text (an explanation of the cosine, also in the history).
+  void clipTab() {
+    ui::StartOptions o = fixtureStart();
+    ui::MainWindow w(o);
+    QVERIFY(showAndWaitForCaption(w));
+    ui::ClipPanel* panel = w.clipPanel();
+    QCOMPARE(panel->texts(), QStringList{w.captionText()});
+    QSignalSpy failed(&w, &ui::MainWindow::workFailed);
+    QTest::mouseClick(panel->scoreButton(), Qt::LeftButton);
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(failed.at(0).at(0).toString().contains(QStringLiteral("CLIP")));
+    QSignalSpy clipReady(&w, &ui::MainWindow::clipModelReady);
+    w.loadClipModel(fixture("clip-tiny"));
+    QVERIFY(clipReady.wait(60000));
+    w.sideTabs()->setCurrentWidget(panel);
+    panel->editor()->clear();
+    QTest::keyClicks(panel->editor(), QStringLiteral("a photo of an astronaut"));
+    QTest::keyClick(panel->editor(), Qt::Key_Return);
+    QTest::keyClicks(panel->editor(), QStringLiteral("a photo of a cat"));
+    QSignalSpy scored(&w, &ui::MainWindow::textsScored);
+    QTest::mouseClick(panel->scoreButton(), Qt::LeftButton);
+    QVERIFY(scored.wait(60000));
+    QCOMPARE(panel->table()->rowCount(), 2);
+    const auto clip = SimilarityModel::load(test::dataPath("clip-tiny").string());
+    const SimilarityResult ref = clip->score(test::loadFixtureImage("astronaut.png"), {"a photo of an astronaut", "a photo of a cat"});
+    for (int i = 0; i < 2; ++i) {
+      QCOMPARE(panel->table()->item(i, 0)->text().toStdString(), ref.texts[size_t(i)]);
+      QCOMPARE(panel->table()->item(i, 1)->text(), QString::number(ref.cosine[size_t(i)], 'f', 4));
+      QCOMPARE(panel->table()->item(i, 2)->text(), QString::number(ref.probs[size_t(i)], 'f', 3));
+    }
+    QSignalSpy explained(&w, &ui::MainWindow::textExplained);
+    const QRect cell = panel->table()->visualItemRect(panel->table()->item(1, 0));
+    QTest::mouseClick(panel->table()->viewport(), Qt::LeftButton, {}, cell.center());
+    QVERIFY(explained.wait(60000));
+    QCOMPARE(explained.at(0).at(0).toString(), QStringLiteral("a photo of a cat"));
+    QCOMPARE(w.explanation()->family, std::string("clip"));
+    QVERIFY(std::abs(w.explanation()->maps.at(0).y - ref.cosine[1]) < 1e-5);
+    QVERIFY(w.canvas()->hasOverlay());
+    QCOMPARE(w.history()->count(), 1);
+    QVERIFY(w.history()->entry(0).title.contains(QStringLiteral("a photo of a cat")));
+  }
+
   // The history: each explanation becomes an entry; two selected -> compared side by side;
   // activating an entry shows that explanation again.
   void historyAndCompare() {
@@ -323,8 +371,19 @@ class TestWindowPanels : public QObject {
     h->list()->item(0)->setSelected(true);
     h->list()->item(1)->setSelected(true);
     QVERIFY(h->compareButton()->isEnabled());
+    QSignalSpy compared(&w, &ui::MainWindow::comparisonReady);
     QTest::mouseClick(h->compareButton(), Qt::LeftButton);
     QVERIFY(h->lastComparison());
+    // The agreement shown is the rank correlation of the two maps as the core computes it.
+    QVERIFY(compared.wait(30000));
+    const ExplainResult& e2 = *w.explanation();
+    const double rho = compared.at(0).at(0).toDouble();
+    QVERIFY(rho >= -1 && rho <= 1);
+    QVERIFY(h->lastComparison()->agreement().contains(QString::number(rho, 'f', 3)));
+    // Compared with itself a map agrees perfectly (the statistic can tell).
+    const std::vector<float> self = e2.onImage(e2.maps.at(0));
+    QCOMPARE(explain::spearman(std::vector<double>(self.begin(), self.end()), std::vector<double>(self.begin(), self.end())), 1.0);
+    QVERIFY(rho < 0.999);
     QVERIFY(h->lastComparison()->isVisible());
     QVERIFY(h->lastComparison()->titles().contains(h->entry(0).title));
     QVERIFY(h->lastComparison()->titles().contains(h->entry(1).title));

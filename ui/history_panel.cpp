@@ -21,7 +21,12 @@ QImage blended(const QImage& image, const QImage& overlay, double opacity) {
 
 CompareDialog::CompareDialog(const HistoryEntry& a, const HistoryEntry& b, double opacity, QWidget* parent) : QDialog(parent) {
   setWindowTitle(tr("Compare explanations"));
-  auto* row = new QHBoxLayout(this);
+  auto* outer = new QVBoxLayout(this);
+  auto* row = new QHBoxLayout();
+  outer->addLayout(row);
+  agreement_ = new QLabel(tr("Agreement of the two maps: computing..."), this);
+  agreement_->setWordWrap(true);
+  outer->addWidget(agreement_);
   for (const HistoryEntry* e : {&a, &b}) {
     auto* column = new QVBoxLayout();
     auto* title = new QLabel(QStringLiteral("<b>%1</b>").arg(e->title.toHtmlEscaped()), this);
@@ -39,6 +44,8 @@ CompareDialog::CompareDialog(const HistoryEntry& a, const HistoryEntry& b, doubl
 }
 
 QString CompareDialog::titles() const { return titles_; }
+void CompareDialog::setAgreement(const QString& text) { agreement_->setText(text); }
+QString CompareDialog::agreement() const { return agreement_->text(); }
 
 HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
@@ -84,6 +91,7 @@ void HistoryPanel::compareSelected() {
   delete dialog_;
   dialog_ = new CompareDialog(entries_[size_t(a)], entries_[size_t(b)], opacity_, this);
   dialog_->show();
+  Q_EMIT compared(a, b);
 }
 
 }  // namespace vlm::ui

@@ -10,6 +10,7 @@
 
 #include <vector>
 
+class QLabel;
 class QListWidget;
 class QPushButton;
 
@@ -30,8 +31,11 @@ class CompareDialog : public QDialog {
  public:
   CompareDialog(const HistoryEntry& a, const HistoryEntry& b, double opacity, QWidget* parent = nullptr);
   QString titles() const;  // both titles, for tests
+  void setAgreement(const QString& text);  // how similar the two maps are (computed by the window)
+  QString agreement() const;
  private:
   QString titles_;
+  QLabel* agreement_;
 };
 
 class HistoryPanel : public QWidget {
@@ -54,6 +58,7 @@ class HistoryPanel : public QWidget {
  Q_SIGNALS:
   void entryActivated(int index);
   void entryDropped();  // the oldest entry went (indices shift down by one)
+  void compared(int first, int second);  // a comparison dialog opened for these entries
 
  private:
   std::vector<HistoryEntry> entries_;

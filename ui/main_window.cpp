@@ -33,6 +33,7 @@
 #include <cmath>
 
 #include <QPainter>
+#include <QPointer>
 
 #include <QListWidget>
 #include <QMenu>
@@ -42,6 +43,8 @@
 
 #include "common/error.h"
 #include "explain/masking.h"
+#include "explain/metrics.h"
+#include "clip_panel.h"
 #include "history_panel.h"
 #include "image_canvas.h"
 #include "io/image.h"
@@ -241,10 +244,12 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   shapView_ = new ShapView(side_);
   layerView_ = new LayerView(side_);
   history_ = new HistoryPanel(side_);
+  clipPanel_ = new ClipPanel(side_);
   side_->addTab(panel, tr("Explain"));
   side_->addTab(shapView_, tr("Shapley"));
   side_->addTab(layerView_, tr("Layers"));
   side_->addTab(history_, tr("History"));
+  side_->addTab(clipPanel_, tr("CLIP"));
   splitter->addWidget(canvas_);
   splitter->addWidget(side_);
   splitter->setStretchFactor(0, 1);
@@ -335,6 +340,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   connect(modelBar_, &ModelBar::rescanRequested, this, &MainWindow::discoverModels);
   connect(shapView_, &ShapView::featureHovered, this, &MainWindow::highlightFeature);
   connect(layerView_, &LayerView::computeRequested, this, &MainWindow::computeLayerEvolution);
+  connect(clipPanel_, &ClipPanel::scoreRequested, this, &MainWindow::scoreTexts);
+  connect(clipPanel_, &ClipPanel::explainRequested, this, &MainWindow::explainText);
   connect(layerView_, &LayerView::frameShown, this, [this](int index, const QImage& overlay) {
     canvas_->setOverlay(overlay);
     explainLabel_->setText(tr("Layer evolution: %1").arg(layerView_->frameLabel(index)));
@@ -350,6 +357,29 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     explanation_ = r;
     canvas_->setOverlay(e.overlay);
     explainLabel_->setText(tr("History: %1").arg(e.title));
+  });
+  // Comparing two runs: the Spearman rank correlation of their maps over the image's pixels.
+  connect(history_, &HistoryPanel::compared, this, [this](int a, int b) {
+    if (a >= int(historyResults_.size()) || b >= int(historyResults_.size())) return;
+    const ExplainResult ra = historyResults_[size_t(a)], rb = historyResults_[size_t(b)];
+    if (ra.geometry->imageWidth() != rb.geometry->imageWidth() || ra.geometry->imageHeight() != rb.geometry->imageHeight()) {
+      history_->lastComparison()->setAgreement(tr("The two maps explain images of different sizes: no pixel-wise agreement."));
+      return;
+    }
+    QPointer<CompareDialog> dialog = history_->lastComparison();
+    jobs_->run<double>(
+        tr("Comparing two maps"),
+        [ra, rb](const JobContext&) {
+          const std::vector<float> fa = ra.onImage(ra.maps.at(0)), fb = rb.onImage(rb.maps.at(0));
+          return explain::spearman(std::vector<double>(fa.begin(), fa.end()), std::vector<double>(fb.begin(), fb.end()));
+        },
+        [this, dialog](double rho) {
+          if (dialog) dialog->setAgreement(tr("Spearman rank correlation of the two maps over the image's pixels: %1").arg(rho, 0, 'f', 3));
+          Q_EMIT comparisonReady(rho);
+        },
+        [dialog](const QString& error) {
+          if (dialog) dialog->setAgreement(error);
+        });
   });
   connect(history_, &HistoryPanel::entryDropped, this, [this] {
     if (!historyResults_.empty()) historyResults_.erase(historyResults_.begin());
@@ -387,7 +417,8 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   }
   if (!options.tab.isEmpty()) {
     // explain | shapley | layers | history, or a Shapley view: bars | force | features | interactions
-    const QStringList tabs{QStringLiteral("explain"), QStringLiteral("shapley"), QStringLiteral("layers"), QStringLiteral("history")};
+    const QStringList tabs{QStringLiteral("explain"), QStringLiteral("shapley"), QStringLiteral("layers"), QStringLiteral("history"),
+                           QStringLiteral("clip")};
     const QStringList views{QStringLiteral("bars"), QStringLiteral("force"), QStringLiteral("features"), QStringLiteral("interactions")};
     if (tabs.contains(options.tab)) side_->setCurrentIndex(int(tabs.indexOf(options.tab)));
     else if (views.contains(options.tab)) {
@@ -773,6 +804,7 @@ void MainWindow::captionCurrentImage() {
       [this](CaptionResult r) {
         const QString caption = QString::fromStdString(r.caption);
         showText({}, r.ids, r.tokens, caption, tr("Click a word (or use the left / right keys) to see why the model said it."));
+        clipPanel_->offerCaption(caption);
         Q_EMIT captionReady(caption);
       },
       [this](const QString& error) { captionLabel_->setText(tr("Error: %1").arg(error)); });
@@ -872,18 +904,21 @@ void MainWindow::showExplanation(const ExplainResult& r, const QImage& overlay, 
   topRects_ = top;
   canvas_->setOverlay(overlay);
   const ExplainedMap& m = r.maps.at(0);
-  QString text = tr("%1, %2: token %3 '%4', log p = %5").arg(QString::fromStdString(r.method), QString::fromStdString(r.layer)).arg(m.position).arg(QString::fromStdString(m.token)).arg(m.y, 0, 'f', 4);
+  // What was explained: a token, or (CLIP) the cosine of the whole text.
+  const QString what = m.position >= 0 ? tr("token %1 '%2'").arg(m.position).arg(QString::fromStdString(m.token))
+                                       : tr("%1 of '%2'").arg(QString::fromStdString(m.label), QString::fromStdString(r.text));
+  const QString score = r.family == "clip" ? tr("cosine = %1").arg(m.y, 0, 'f', 4) : tr("log p = %1").arg(m.y, 0, 'f', 4);
+  QString text = tr("%1, %2: %3, %4").arg(QString::fromStdString(r.method), QString::fromStdString(r.layer), what, score);
   for (const auto& n : r.notes) text += QStringLiteral("\n") + tr("Note: %1").arg(QString::fromStdString(n));
   explainLabel_->setText(text);
   canvas_->setGridLines(grid);
   canvas_->setGridVisible(gridOn_->isChecked());
   if (remember) {
     HistoryEntry e;
-    e.title = tr("token %1 '%2' - %3, %4").arg(m.position).arg(QString::fromStdString(m.token), QString::fromStdString(r.method), QString::fromStdString(r.layer));
-    e.detail = tr("%1\n%2%3\nlog p = %4, %5 s")
+    e.title = tr("%1 - %2, %3").arg(what, QString::fromStdString(r.method), QString::fromStdString(r.layer));
+    e.detail = tr("%1\n%2%3\n%4, %5 s")
                    .arg(QFileInfo(imagePath_).fileName(), r.question.empty() ? QString() : tr("Q: %1  A: ").arg(QString::fromStdString(r.question)),
-                        QString::fromStdString(r.text))
-                   .arg(m.y, 0, 'f', 4)
+                        QString::fromStdString(r.text), score)
                    .arg(r.explainSeconds, 0, 'f', 2);
     e.image = shownImage_;
     e.overlay = overlay;
@@ -1039,6 +1074,58 @@ void MainWindow::computeLayerEvolution() {
         Q_EMIT layersReady(n);
       },
       [this](const QString& error) { layerView_->clear(tr("Error: %1").arg(error)); });
+}
+
+void MainWindow::scoreTexts(const QStringList& texts) {
+  if (!clip_) {
+    clipPanel_->setMessage(tr("Load a CLIP model in the model bar first (e.g. openai/clip-vit-base-patch32 from the Hugging Face cache)."));
+    Q_EMIT workFailed(tr("no CLIP model loaded"));
+    return;
+  }
+  if (!image_ || texts.isEmpty()) return;
+  std::vector<std::string> list;
+  for (const QString& t : texts) list.push_back(t.toStdString());
+  const auto clip = clip_;
+  const auto image = image_;
+  jobs_->run<ClipScores>(
+      tr("CLIP: scoring %n text(s)", nullptr, int(list.size())),
+      [clip, image, list](const JobContext& job) {
+        const SimilarityResult r = clip->score(*image, list, job);
+        ClipScores s;
+        for (size_t i = 0; i < r.texts.size(); ++i) {
+          s.texts.push_back(QString::fromStdString(r.texts[i]));
+          s.cosine.push_back(r.cosine[i]);
+          s.probability.push_back(r.probs[i]);
+          s.truncated.push_back(r.truncated[i]);
+        }
+        return s;
+      },
+      [this](ClipScores s) {
+        clipPanel_->setScores(s);
+        Q_EMIT textsScored(int(s.texts.size()));
+      },
+      [this](const QString& error) { clipPanel_->setMessage(tr("Error: %1").arg(error)); });
+}
+
+// Where CLIP finds a text: Grad-CAM of the image-text cosine (CLIP's default layer).
+void MainWindow::explainText(const QString& text) {
+  if (!clip_ || !image_) return;
+  const auto clip = clip_;
+  const auto image = image_;
+  const std::string t = text.toStdString();
+  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  jobs_->run<ExplainView>(
+      tr("CLIP: where is '%1'").arg(text),
+      [clip, image, t, colormap](const JobContext& job) {
+        ExplainOptions o;
+        o.method = ExplainMethod::GradCam;
+        return viewOf(explainSimilarity(*clip, *image, t, o, job), colormap);
+      },
+      [this](ExplainView v) {
+        showExplanation(v.result, v.overlay, v.grid, v.top, true);
+        Q_EMIT textExplained(QString::fromStdString(v.result.text));
+      },
+      [this](const QString& error) { clipPanel_->setMessage(tr("Error: %1").arg(error)); });
 }
 
 // A new colormap: the current map (and a Shapley run's maps) redrawn on the worker.

@@ -42,6 +42,7 @@ class QUndoStack;
 
 namespace vlm::ui {
 
+class ClipPanel;
 class HistoryPanel;
 class ImageCanvas;
 class JobRunner;
@@ -64,7 +65,7 @@ struct StartOptions {
   QString vqaModelPath;       // a BLIP VQA checkpoint for questions; empty: none
   QString question;           // asked once the VQA model and the image are there
   QString clipModelPath;      // a CLIP checkpoint (similarity before / after masking); empty: none
-  QString tab;                // the side panel's tab at start: explain | shapley | layers | history, or bars | force | features | interactions
+  QString tab;                // the side panel's tab at start: explain | shapley | layers | history | clip, or bars | force | features | interactions
   bool layers = false;        // compute the layer evolution of explainToken (screenshots)
 };
 
@@ -84,6 +85,7 @@ class MainWindow : public QMainWindow {
   ShapView* shapView() const { return shapView_; }
   LayerView* layerView() const { return layerView_; }
   HistoryPanel* history() const { return history_; }
+  ClipPanel* clipPanel() const { return clipPanel_; }
   QTabWidget* sideTabs() const { return side_; }
   QToolButton* decodingButton() const { return decodingButton_; }
   const std::optional<ExplainResult>& explanation() const { return explanation_; }
@@ -107,6 +109,8 @@ class MainWindow : public QMainWindow {
   void captionCurrentImage();
   void explainToken(int position);  // with the method panel's settings
   void computeLayerEvolution();     // Grad-CAM of the selected token on every vision layer
+  void scoreTexts(const QStringList& texts);  // CLIP: each text against the image
+  void explainText(const QString& text);      // CLIP: Grad-CAM of the text's cosine
   void cancelWork();
   void regenerate();       // caption the image with the drawn masks hidden, show the word diff
   void maskTopRegion();    // masks over the current map's top 10 % patches (undoable)
@@ -123,6 +127,9 @@ class MainWindow : public QMainWindow {
   void captionReady(const QString& caption);
   void explanationReady(int position);
   void layersReady(int frames);
+  void textsScored(int count);
+  void comparisonReady(double spearman);
+  void textExplained(const QString& text);
   void workFailed(const QString& message);
   void modelReady(const QString& spec);
 
@@ -188,6 +195,7 @@ class MainWindow : public QMainWindow {
   ShapView* shapView_ = nullptr;
   LayerView* layerView_ = nullptr;
   HistoryPanel* history_ = nullptr;
+  ClipPanel* clipPanel_ = nullptr;
   std::vector<ExplainResult> historyResults_;  // parallel to the history panel's entries
   QToolButton* decodingButton_ = nullptr;
   QSpinBox* beams_ = nullptr;
