@@ -119,6 +119,29 @@ class TestJobRunner : public QObject {
     QCOMPARE(cancelled.at(0).at(0).toString(), QStringLiteral("x"));
   }
 
+  // Opening an image: the stale work (a long supersedable job and a waiting one) is cancelled
+  // at once, a queued load is kept; the replacing job itself is not superseded by a later
+  // request, which runs after it.
+  void queuedReplacingCancelsStaleWork() {
+    ui::JobRunner runner;
+    QSignalSpy idle(&runner, &ui::JobRunner::idle);
+    QSignalSpy cancelled(&runner, &ui::JobRunner::cancelled);
+    std::vector<int> results;
+    auto record = [&](int v) { results.push_back(v); };
+    runner.run<int>(QStringLiteral("long explanation"), busyFor(60000, 1), record);
+    QTest::qWait(20);
+    runner.runQueued<int>(QStringLiteral("load"), busyFor(20, 2), record);
+    runner.run<int>(QStringLiteral("waiting explanation"), busyFor(20, 3), record);
+    QElapsedTimer t;
+    t.start();
+    runner.runQueuedReplacing<int>(QStringLiteral("open image"), busyFor(20, 4), record);
+    runner.run<int>(QStringLiteral("caption"), busyFor(20, 5), record);
+    QVERIFY(idle.wait(5000));
+    QVERIFY(t.elapsed() < 2000);  // the minute-long job did not run to its end
+    QCOMPARE(results, (std::vector<int>{2, 4, 5}));
+    QCOMPARE(cancelled.count(), 2);
+  }
+
   // A done() callback that starts the next job (as the window does: model loaded -> caption):
   // that job runs to the end, idle comes once, after it.
   void chainedFromDone() {

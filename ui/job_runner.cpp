@@ -48,7 +48,7 @@ void JobRunner::cancel() {
 }
 
 void JobRunner::submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
-                       std::function<void(const QString&)> failedFn, bool supersedable) {
+                       std::function<void(const QString&)> failedFn, bool supersedable, bool supersedes) {
   auto r = std::make_shared<Request>();
   r->id = nextId_++;
   r->what = what;
@@ -56,7 +56,7 @@ void JobRunner::submit(const QString& what, std::function<std::any(const JobCont
   r->done = std::move(done);
   r->failedFn = std::move(failedFn);
   r->supersedable = supersedable;
-  if (supersedable) {
+  if (supersedes) {
     // Waiting requests that may be superseded are replaced before they start.
     std::deque<std::shared_ptr<Request>> kept;
     for (auto& w : waiting_) {

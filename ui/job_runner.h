@@ -7,7 +7,9 @@
 // Supersede: a new request cancels the running job (its result is dropped) and replaces the
 // requests that have not started yet, so clicking tokens quickly never queues minutes of work.
 // Queued jobs (runQueued: loading a model) are neither cancelled nor replaced by later
-// requests; they run in order, and later requests wait behind them.
+// requests; they run in order, and later requests wait behind them. runQueuedReplacing (opening
+// an image) is queued the same way but first cancels the stale supersedable work, whose result
+// would belong to what it replaces.
 // Destroying the runner cancels the running job and waits for it.
 
 #include <QObject>
@@ -37,14 +39,21 @@ class JobRunner : public QObject {
   void run(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
            std::function<void(const QString&)> failed = {}) {
     submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
-           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), true);
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), true, true);
   }
   // The same, but not superseded by later requests.
   template <class T>
   void runQueued(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
                  std::function<void(const QString&)> failed = {}) {
     submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
-           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), false);
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), false, false);
+  }
+  // Not superseded by later requests, but it cancels and replaces the supersedable ones.
+  template <class T>
+  void runQueuedReplacing(const QString& what, std::function<T(const JobContext&)> work, std::function<void(T)> done,
+                          std::function<void(const QString&)> failed = {}) {
+    submit(what, [work = std::move(work)](const JobContext& job) { return std::any(work(job)); },
+           [done = std::move(done)](std::any& r) { done(std::any_cast<T>(std::move(r))); }, std::move(failed), false, true);
   }
 
   void cancel();      // the running job and every waiting request
@@ -61,7 +70,7 @@ class JobRunner : public QObject {
  private:
   struct Request;
   void submit(const QString& what, std::function<std::any(const JobContext&)> work, std::function<void(std::any&)> done,
-              std::function<void(const QString&)> failed, bool supersedable);
+              std::function<void(const QString&)> failed, bool supersedable, bool supersedes);
   void startNext();
   void onFinished(quint64 id);
 

@@ -83,10 +83,15 @@ QImage toQImage(const io::ImageU8& img) {
   return QImage(img.rgb.data(), img.width, img.height, img.width * 3, QImage::Format_RGB888).copy();
 }
 
+render::Colormap colormapNamed(const std::string& name) {
+  if (auto c = render::parseColormap(name)) return *c;
+  throw Error(ErrorCode::InvalidArgument, "unknown colormap '" + name + "'");
+}
+
 // The map drawn over the original image with a colormap (the canvas applies the opacity).
-QImage overlayOf(const ExplainResult& r, const ExplainedMap& m, render::Colormap colormap) {
+QImage overlayOf(const ExplainResult& r, const ExplainedMap& m, const std::string& colormap) {
   const std::vector<float> onImage = r.onImage(m);
-  return toQImage(render::heatmapImage(onImage.data(), r.geometry->imageWidth(), r.geometry->imageHeight(), colormap));
+  return toQImage(render::heatmapImage(onImage.data(), r.geometry->imageWidth(), r.geometry->imageHeight(), colormapNamed(colormap)));
 }
 
 std::vector<QLineF> patchLines(const vision::InputGeometry& g) {
@@ -100,7 +105,7 @@ std::vector<QLineF> patchLines(const vision::InputGeometry& g) {
   return lines;
 }
 
-ExplainView viewOf(ExplainResult r, render::Colormap colormap) {
+ExplainView viewOf(ExplainResult r, const std::string& colormap) {
   ExplainView v;
   const ExplainedMap& m = r.maps.at(0);
   v.overlay = overlayOf(r, m, colormap);
@@ -124,7 +129,7 @@ struct ShapPack {
 
 namespace {
 
-ShapPack packShapley(ShapResult r, const io::ImageU8& image, render::Colormap colormap, const JobContext& job) {
+ShapPack packShapley(ShapResult r, const io::ImageU8& image, const std::string& colormap, const JobContext& job) {
   ShapPack pack;
   auto p = std::make_shared<ShapPresentation>();
   const int f = r.count(), k = r.outputs();
@@ -190,6 +195,18 @@ ShapPack packShapley(ShapResult r, const io::ImageU8& image, render::Colormap co
   pack.presentation = std::move(p);
   pack.result = std::move(r);
   return pack;
+}
+
+// A loaded BLIP model with its layer counts (read on the worker).
+template <class Model>
+struct Loaded {
+  std::shared_ptr<Model> model;
+  LayerCounts layers;
+};
+template <class Model>
+Loaded<Model> loaded(std::shared_ptr<Model> m) {
+  const LayerCounts layers{m->visionLayers(), m->textLayers()};
+  return {std::move(m), layers};
 }
 
 struct DiscoveryResult {
@@ -637,8 +654,8 @@ void MainWindow::updateLayerSlider() {
     return;
   }
   const ExplainMethod m = kMethods[method_->currentIndex()];
-  const BlipPipeline* p = activePipeline();
-  const int vision = p ? p->visionLayers() : 1, text = p ? p->textLayers() : 1;
+  const LayerCounts& p = activeLayers();
+  const int vision = p.vision, text = p.text;
   const QSignalBlocker block(layer_);
   if (m == ExplainMethod::IntegratedGradients) {
     layer_->setEnabled(false);
@@ -664,7 +681,7 @@ ExplainOptions MainWindow::currentOptions(int position) const {
   o.ids = ids_;
   if (o.method == ExplainMethod::CrossAttention) o.layer = layer_->value();
   else if (o.method != ExplainMethod::IntegratedGradients) {
-    if (activePipeline() && layer_->value() == activePipeline()->visionLayers()) o.postLayernorm = true;
+    if (layer_->value() == activeLayers().vision) o.postLayernorm = true;
     else o.layer = layer_->value();
   }
   return o;
@@ -683,7 +700,7 @@ void MainWindow::openImage(const QString& path) {
   // Decoded once on the worker, as the model reads it (EXIF orientation applied): the canvas
   // shows these pixels and every job uses them.
   const std::string file = path.toStdString();
-  jobs_->runQueued<std::shared_ptr<const io::ImageU8>>(
+  jobs_->runQueuedReplacing<std::shared_ptr<const io::ImageU8>>(
       tr("Opening %1").arg(QFileInfo(path).fileName()),
       [file](const JobContext&) { return std::make_shared<const io::ImageU8>(io::loadImage(file)); },
       [this, path](std::shared_ptr<const io::ImageU8> decoded) {
@@ -720,10 +737,11 @@ void MainWindow::openImage(const QString& path) {
 void MainWindow::loadModel(const QString& spec) {
   modelBar_->setLoading(ModelSlot::Caption, spec);
   const std::string s = spec.toStdString();
-  jobs_->runQueued<std::shared_ptr<Captioner>>(
-      tr("Loading model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<Captioner>(Captioner::load(s, {}, job)); },
-      [this, spec](std::shared_ptr<Captioner> c) {
-        captioner_ = std::move(c);
+  jobs_->runQueued<Loaded<Captioner>>(
+      tr("Loading model %1").arg(spec), [s](const JobContext& job) { return loaded(std::shared_ptr<Captioner>(Captioner::load(s, {}, job))); },
+      [this, spec](Loaded<Captioner> c) {
+        captioner_ = std::move(c.model);
+        captionLayers_ = c.layers;
         captionSpec_ = spec;
         tokens_->clear();
         explanation_.reset();
@@ -743,10 +761,12 @@ void MainWindow::loadModel(const QString& spec) {
 void MainWindow::loadVqaModel(const QString& spec) {
   modelBar_->setLoading(ModelSlot::Vqa, spec);
   const std::string s = spec.toStdString();
-  jobs_->runQueued<std::shared_ptr<QuestionAnswerer>>(
-      tr("Loading VQA model %1").arg(spec), [s](const JobContext& job) { return std::shared_ptr<QuestionAnswerer>(QuestionAnswerer::load(s, {}, job)); },
-      [this, spec](std::shared_ptr<QuestionAnswerer> v) {
-        vqa_ = std::move(v);
+  jobs_->runQueued<Loaded<QuestionAnswerer>>(
+      tr("Loading VQA model %1").arg(spec),
+      [s](const JobContext& job) { return loaded(std::shared_ptr<QuestionAnswerer>(QuestionAnswerer::load(s, {}, job))); },
+      [this, spec](Loaded<QuestionAnswerer> v) {
+        vqa_ = std::move(v.model);
+        vqaLayers_ = v.layers;
         vqaSpec_ = spec;
         modelBar_->setLoaded(ModelSlot::Vqa, spec);
         question_->setEnabled(true);
@@ -832,9 +852,9 @@ void MainWindow::showText(const QString& question, const std::vector<int64_t>& i
   explainLabel_->setText(hint);
 }
 
-const BlipPipeline* MainWindow::activePipeline() const {
-  if (!activeQuestion_.isEmpty() && vqa_) return vqa_.get();
-  return captioner_.get();
+const LayerCounts& MainWindow::activeLayers() const {
+  if (!activeQuestion_.isEmpty() && vqa_) return vqaLayers_;
+  return captionLayers_;
 }
 
 void MainWindow::askQuestion() {
@@ -884,7 +904,7 @@ void MainWindow::explainToken(int position) {
   const std::string question = activeQuestion_.toStdString();
   const auto image = image_;
   const ExplainOptions o = currentOptions(position);
-  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  const std::string colormap = colormap_->currentText().toStdString();
   explainLabel_->setText(tr("Explaining token %1 ...").arg(position));
   jobs_->run<ExplainView>(
       tr("Explaining token %1 (%2)").arg(position).arg(method_->currentText()),
@@ -946,7 +966,7 @@ void MainWindow::showHovered(int x, int y) {
 void MainWindow::explainShapley(int position) {
   ShapOptions o;
   o.features = shapFeatures_->currentText().trimmed().toStdString();
-  o.estimator = *parseShapEstimator(shapEstimator_->currentText().toStdString());
+  const std::string estimator = shapEstimator_->currentText().toStdString();
   o.value = ShapValue::TokenLogProb;
   o.evaluations = shapBudget_->value();
   o.ids = ids_;
@@ -964,13 +984,16 @@ void MainWindow::explainShapley(int position) {
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
   const auto image = image_;
-  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  const std::string colormap = colormap_->currentText().toStdString();
   explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
   jobs_->run<std::shared_ptr<ShapPack>>(
       tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
-      [captioner, vqa, question, image, o, colormap](const JobContext& job) {
-        ShapResult r = question.empty() ? shapCaption(*captioner, *image, o, subJob(job, 0, 0.95))
-                                        : shapAnswer(*vqa, *image, question, o, subJob(job, 0, 0.95));
+      [captioner, vqa, question, image, o, estimator, colormap](const JobContext& job) {
+        ShapOptions so = o;
+        if (auto e = parseShapEstimator(estimator)) so.estimator = *e;
+        else throw Error(ErrorCode::InvalidArgument, "unknown estimator '" + estimator + "'");
+        ShapResult r = question.empty() ? shapCaption(*captioner, *image, so, subJob(job, 0, 0.95))
+                                        : shapAnswer(*vqa, *image, question, so, subJob(job, 0, 0.95));
         job.progress(0.95, "drawing");
         return std::make_shared<ShapPack>(packShapley(std::move(r), *image, colormap, job));
       },
@@ -1050,7 +1073,7 @@ void MainWindow::computeLayerEvolution() {
   o.ids = ids_;
   const auto captioner = captioner_;
   const auto image = image_;
-  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  const std::string colormap = colormap_->currentText().toStdString();
   jobs_->run<LayerFrames>(
       tr("Layer evolution of token %1").arg(position),
       [captioner, image, o, colormap](const JobContext& job) {
@@ -1113,7 +1136,7 @@ void MainWindow::explainText(const QString& text) {
   const auto clip = clip_;
   const auto image = image_;
   const std::string t = text.toStdString();
-  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  const std::string colormap = colormap_->currentText().toStdString();
   jobs_->run<ExplainView>(
       tr("CLIP: where is '%1'").arg(text),
       [clip, image, t, colormap](const JobContext& job) {
@@ -1131,7 +1154,7 @@ void MainWindow::explainText(const QString& text) {
 // A new colormap: the current map (and a Shapley run's maps) redrawn on the worker.
 void MainWindow::recolor() {
   if (!explanation_ || explanation_->maps.empty()) return;
-  const render::Colormap colormap = *render::parseColormap(colormap_->currentText().toStdString());
+  const std::string colormap = colormap_->currentText().toStdString();
   if (shapley_ && shapPack_ && shapleySelected()) {
     // The run's pictures again in the new colormap (no model evaluations).
     const auto result = std::make_shared<const ShapResult>(*shapley_);
@@ -1278,7 +1301,7 @@ void MainWindow::regenerate() {
     const int x0 = int(std::floor(r.left())), y0 = int(std::floor(r.top()));
     spec.rects.push_back({x0, y0, int(std::ceil(r.right())) - x0, int(std::ceil(r.bottom())) - y0});
   }
-  spec.masker = *explain::parseMasker(masker_->currentText().toStdString());
+  const std::string masker = masker_->currentText().toStdString();
   const auto captioner = captioner_;
   const auto vqa = vqa_;
   const std::string question = activeQuestion_.toStdString();
@@ -1287,9 +1310,12 @@ void MainWindow::regenerate() {
   const CaptionOptions o = decoding();
   jobs_->run<RegenerateResult>(
       tr("Regenerating with %n mask(s)", nullptr, int(rects.size())),
-      [captioner, vqa, clip, question, image, spec, o](const JobContext& job) {
-        return question.empty() ? maskAndRegenerate(*captioner, *image, spec, o, clip.get(), job)
-                                : maskAndRegenerate(*vqa, *image, question, spec, o, clip.get(), job);
+      [captioner, vqa, clip, question, image, spec, masker, o](const JobContext& job) {
+        MaskSpec m = spec;
+        if (auto k = explain::parseMasker(masker)) m.masker = *k;
+        else throw Error(ErrorCode::InvalidArgument, "unknown masker '" + masker + "'");
+        return question.empty() ? maskAndRegenerate(*captioner, *image, m, o, clip.get(), job)
+                                : maskAndRegenerate(*vqa, *image, question, m, o, clip.get(), job);
       },
       [this](RegenerateResult r) {
         showRegeneration(r);

@@ -54,6 +54,11 @@ struct ShapPresentation;
 struct ShapPack;
 enum class ModelSlot;
 
+// A BLIP model's vision and text layer counts (read when it loads, on the worker).
+struct LayerCounts {
+  int vision = 1, text = 1;
+};
+
 struct StartOptions {
   QString modelPath;        // checkpoint folder or hub id; empty: none loaded
   QString imagePath;        // image to open at start; empty: none
@@ -144,7 +149,7 @@ class MainWindow : public QMainWindow {
   bool shapleySelected() const;
   void showText(const QString& question, const std::vector<int64_t>& ids, const std::vector<std::string>& tokens, const QString& shown,
                 const QString& hint);
-  const BlipPipeline* activePipeline() const;  // the VQA model while a question is active, else the captioner
+  const LayerCounts& activeLayers() const;  // the VQA model's while a question is active, else the captioner's
   void explainShapley(int position);
   void showShapley(int position);
   void rememberRecent(const QString& path);
@@ -170,6 +175,7 @@ class MainWindow : public QMainWindow {
   std::shared_ptr<vlm::QuestionAnswerer> vqa_;
   std::shared_ptr<vlm::SimilarityModel> clip_;
   QString captionSpec_, vqaSpec_, clipSpec_;
+  LayerCounts captionLayers_, vqaLayers_;
   QString activeQuestion_;  // the question ids_ answer; empty: ids_ are the caption
   QLineEdit* question_ = nullptr;
   std::vector<int64_t> ids_;
