@@ -2,6 +2,7 @@
 // The main window loads a model and captions the image in the background: the caption shown
 // is the reference caption, and the window stays responsive while it works.
 #include "testing.h"
+#include "window_testing.h"
 
 #include <QApplication>
 #include <QLabel>
@@ -29,22 +30,9 @@ using namespace vlm;
 
 namespace {
 
-QString fixture(const std::string& relative) { return QString::fromStdString(test::dataPath(relative).string()); }
-
-// The tiny captioning fixture and the astronaut image.
-ui::StartOptions fixtureStart() {
-  ui::StartOptions o;
-  o.modelPath = fixture("blip-caption-tiny");
-  o.imagePath = fixture("images/astronaut.png");
-  return o;
-}
-
-// Shows the window and waits until its caption is there.
-bool showAndWaitForCaption(ui::MainWindow& w) {
-  w.show();
-  QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-  return ready.wait(60000);
-}
+using test::fixture;
+using test::fixtureStart;
+using test::showAndWaitForCaption;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 // gallery, hover highlight, interaction network), the layer evolution with its play button,
 // and the history with a side-by-side comparison.
 #include "testing.h"
+#include "window_testing.h"
 
 #include <QAbstractItemView>
 #include <QApplication>
@@ -46,20 +47,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-QString fixture(const std::string& relative) { return QString::fromStdString(test::dataPath(relative).string()); }
-
-ui::StartOptions fixtureStart() {
-  ui::StartOptions o;
-  o.modelPath = fixture("blip-caption-tiny");
-  o.imagePath = fixture("images/astronaut.png");
-  return o;
-}
-
-bool showAndWaitForCaption(ui::MainWindow& w) {
-  w.show();
-  QSignalSpy ready(&w, &ui::MainWindow::captionReady);
-  return ready.wait(60000);
-}
+using test::fixture;
+using test::fixtureStart;
+using test::showAndWaitForCaption;
 
 // HUB/models--ORG--NAME/{refs/main, snapshots/REV/<files as symlinks>}, as huggingface_hub writes it.
 void addToHub(const fs::path& hub, const std::string& org, const std::string& name, const fs::path& from) {

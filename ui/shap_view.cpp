@@ -25,12 +25,20 @@ int ShapPresentation::outputAt(int position) const {
   return -1;
 }
 
+FeaturePlot::FeaturePlot(QWidget* parent) : QWidget(parent) { setMouseTracking(true); }
+
+void FeaturePlot::hover(int feature) {
+  if (feature == hovered_) return;
+  hovered_ = feature;
+  update();
+  Q_EMIT featureHovered(feature);
+}
+
+void FeaturePlot::leaveEvent(QEvent*) { hover(-1); }
+
 // ---------------------------------------------------------------- bars
 
-ShapBarChart::ShapBarChart(QWidget* parent) : QWidget(parent) {
-  setMouseTracking(true);
-  setMinimumHeight(120);
-}
+ShapBarChart::ShapBarChart(QWidget* parent) : FeaturePlot(parent) { setMinimumHeight(120); }
 
 void ShapBarChart::setData(const std::vector<QString>& labels, const std::vector<double>& values, const std::vector<double>& errors,
                            const QString& title, int maxBars) {
@@ -110,28 +118,12 @@ void ShapBarChart::paintEvent(QPaintEvent*) {
 
 void ShapBarChart::mouseMoveEvent(QMouseEvent* event) {
   const int row = int(std::floor((event->position().y() - top()) / rowHeight()));
-  const int f = row >= 0 && row < int(order_.size()) ? order_[size_t(row)] : -1;
-  if (f != hovered_) {
-    hovered_ = f;
-    update();
-    Q_EMIT featureHovered(f);
-  }
-}
-
-void ShapBarChart::leaveEvent(QEvent*) {
-  if (hovered_ != -1) {
-    hovered_ = -1;
-    update();
-    Q_EMIT featureHovered(-1);
-  }
+  hover(row >= 0 && row < int(order_.size()) ? order_[size_t(row)] : -1);
 }
 
 // ---------------------------------------------------------------- force plot
 
-ShapForcePlot::ShapForcePlot(QWidget* parent) : QWidget(parent) {
-  setMouseTracking(true);
-  setMinimumHeight(150);
-}
+ShapForcePlot::ShapForcePlot(QWidget* parent) : FeaturePlot(parent) { setMinimumHeight(150); }
 
 QSize ShapForcePlot::sizeHint() const { return {300, 160}; }
 
@@ -242,20 +234,8 @@ void ShapForcePlot::mouseMoveEvent(QMouseEvent* event) {
   if (y >= 40 && y <= 62)
     for (const Segment& s : segments_)
       if (x >= std::min(xOf(s.from), xOf(s.to)) && x <= std::max(xOf(s.from), xOf(s.to))) f = s.feature;
-  if (f != hovered_) {
-    hovered_ = f;
-    update();
-    Q_EMIT featureHovered(f);
-    setToolTip(f >= 0 ? labels_[size_t(f)] : QString());
-  }
-}
-
-void ShapForcePlot::leaveEvent(QEvent*) {
-  if (hovered_ != -1) {
-    hovered_ = -1;
-    update();
-    Q_EMIT featureHovered(-1);
-  }
+  setToolTip(f >= 0 ? labels_[size_t(f)] : QString());
+  hover(f);
 }
 
 // ---------------------------------------------------------------- the tabs

@@ -34,8 +34,23 @@ struct ShapPresentation {
   int outputAt(int position) const;  // the output explaining this token, -1 if none
 };
 
+// A plot whose parts stand for features: the one under the mouse is drawn darker and reported.
+class FeaturePlot : public QWidget {
+  Q_OBJECT
+ public:
+  explicit FeaturePlot(QWidget* parent = nullptr);
+
+ Q_SIGNALS:
+  void featureHovered(int feature);  // -1: none
+
+ protected:
+  void hover(int feature);  // repaints and reports when it changes
+  void leaveEvent(QEvent*) override;
+  int hovered_ = -1;
+};
+
 // The bars (sorted by |value|, the rest summed into "others").
-class ShapBarChart : public QWidget {
+class ShapBarChart : public FeaturePlot {
   Q_OBJECT
  public:
   explicit ShapBarChart(QWidget* parent = nullptr);
@@ -46,13 +61,9 @@ class ShapBarChart : public QWidget {
   QRectF barRect(int row) const;  // row's bar in widget coordinates (tests hover it)
   QSize sizeHint() const override;
 
- Q_SIGNALS:
-  void featureHovered(int feature);  // -1: none
-
  protected:
   void paintEvent(QPaintEvent*) override;
   void mouseMoveEvent(QMouseEvent* event) override;
-  void leaveEvent(QEvent*) override;
 
  private:
   std::vector<QString> labels_;
@@ -61,7 +72,6 @@ class ShapBarChart : public QWidget {
   int othersCount_ = 0;
   double othersSum_ = 0;
   QString title_;
-  int hovered_ = -1;
   double lo_ = 0, hi_ = 0;
   int rowHeight() const { return 18; }
   int top() const { return 24; }
@@ -70,7 +80,7 @@ class ShapBarChart : public QWidget {
 };
 
 // The force plot: v(none) -> v(all) as stacked arrows.
-class ShapForcePlot : public QWidget {
+class ShapForcePlot : public FeaturePlot {
   Q_OBJECT
  public:
   explicit ShapForcePlot(QWidget* parent = nullptr);
@@ -84,20 +94,15 @@ class ShapForcePlot : public QWidget {
   const std::vector<Segment>& segments() const { return segments_; }
   QSize sizeHint() const override;
 
- Q_SIGNALS:
-  void featureHovered(int feature);
-
  protected:
   void paintEvent(QPaintEvent*) override;
   void mouseMoveEvent(QMouseEvent* event) override;
-  void leaveEvent(QEvent*) override;
 
  private:
   std::vector<QString> labels_;
   std::vector<Segment> segments_;
   double base_ = 0, full_ = 0, lo_ = 0, hi_ = 1;
   QString title_;
-  int hovered_ = -1;
   double xOf(double v) const;
 };
 
