@@ -14,6 +14,8 @@
 #include <QComboBox>
 #include <QLineEdit>
 #include <QListWidget>
+#include <QMimeData>
+#include <QUrl>
 #include <QPlainTextEdit>
 #include <QTableWidget>
 #include <QPushButton>
@@ -38,6 +40,7 @@
 #include "main_window.h"
 #include "model_bar.h"
 #include "pipeline/captioner.h"
+#include "pipeline/shap.h"
 #include "pipeline/similarity.h"
 #include "shap_view.h"
 #include "token_bar.h"
@@ -126,6 +129,35 @@ class TestWindowPanels : public QObject {
     QVERIFY(captioned.wait(60000));
     QCOMPARE(captioned.at(0).at(0).toString(), QString::fromUtf8("hello consent\xcb\xa3 destroyed"));
     qputenv("HF_HUB_CACHE", QFile::encodeName(tmp_.filePath(QStringLiteral("empty-hub"))));
+  }
+
+  // Opening by drag and drop: a dropped file is opened (decoded on the worker) with its EXIF
+  // orientation applied: exif_rot6.jpg is stored 90 x 60 with Orientation 6, so the canvas
+  // shows it 60 x 90, and it is captioned.
+  void dropAnExifImage() {
+    ui::StartOptions o;
+    o.modelPath = fixture("blip-caption-tiny");
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy model(&w, &ui::MainWindow::modelReady);
+    QVERIFY(model.wait(60000));
+    QMimeData data;
+    data.setUrls({QUrl::fromLocalFile(fixture("images/exif_rot6.jpg"))});
+    QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&w, &enter);
+    QVERIFY(enter.isAccepted());
+    QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);
+    QSignalSpy opened(&w, &ui::MainWindow::imageOpened);
+    QSignalSpy captioned(&w, &ui::MainWindow::captionReady);
+    QApplication::sendEvent(&w, &drop);
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(w.canvas()->imageSize(), QSize(60, 90));
+    QVERIFY(captioned.wait(60000));
+    // A file that is no image: a message, the window keeps the image it had.
+    QSignalSpy failed(&w, &ui::MainWindow::workFailed);
+    w.openImage(fixture("blip-caption-tiny/config.json"));
+    QVERIFY(failed.wait(30000));
+    QCOMPARE(w.canvas()->imageSize(), QSize(60, 90));
   }
 
   // With a CLIP model loaded, regenerating reports the CLIP cosine of the original caption with
@@ -264,6 +296,46 @@ class TestWindowPanels : public QObject {
     QVERIFY(explained.wait(60000));
     QVERIFY(!w.shapley()->interactions.empty());
     QVERIFY(view->hasNetwork());
+  }
+
+  // The value explained: the whole caption gives one output that every chip shows (no second
+  // run); its values add up to log p(caption) - v(none) and equal the core API's; the caption
+  // similarity without a CLIP model is refused with a message.
+  void shapleyValueChoice() {
+    ui::MainWindow w(fixtureStart());
+    QVERIFY(showAndWaitForCaption(w));
+    w.findChild<QComboBox*>(QStringLiteral("method"))->setCurrentIndex(5);
+    w.findChild<QComboBox*>(QStringLiteral("shapFeatures"))->setCurrentText(QStringLiteral("grid:2x2"));
+    w.findChild<QComboBox*>(QStringLiteral("shapEstimator"))->setCurrentText(QStringLiteral("exact"));
+    w.findChild<QComboBox*>(QStringLiteral("shapValue"))->setCurrentText(QStringLiteral("caption-logprob"));
+    QSignalSpy explained(&w, &ui::MainWindow::explanationReady);
+    QSignalSpy started(w.jobs(), &ui::JobRunner::started);
+    QTest::mouseClick(w.tokenBar()->chip(1), Qt::LeftButton);
+    QVERIFY(explained.wait(60000));
+    const ShapResult& r = *w.shapley();
+    QCOMPARE(r.outputs(), 1);
+    QCOMPARE(r.value, std::string("caption-logprob"));
+    const int jobs = started.count();
+    QTest::mouseClick(w.tokenBar()->chip(2), Qt::LeftButton);
+    QCOMPARE(explained.count(), 2);
+    QCOMPARE(started.count(), jobs);
+    QCOMPARE(w.shapView()->bars()->barCount(), 4);
+    ShapOptions so;
+    so.features = "grid:2x2";
+    so.estimator = ShapEstimator::Exact;
+    so.value = ShapValue::CaptionLogProb;
+    so.ids = r.info.ids;
+    const ShapResult core = shapCaption(*Captioner::load(test::dataPath("blip-caption-tiny").string()), test::loadFixtureImage("astronaut.png"), so);
+    double sum = 0;
+    for (int i = 0; i < 4; ++i) {
+      QVERIFY(std::abs(core.valueOf(i, 0) - r.valueOf(i, 0)) < 1e-5);
+      sum += r.valueOf(i, 0);
+    }
+    QVERIFY(std::abs(sum - (r.fullValue[0] - r.emptyValue[0])) < 1e-6);
+    QSignalSpy failed(&w, &ui::MainWindow::workFailed);
+    w.findChild<QComboBox*>(QStringLiteral("shapValue"))->setCurrentText(QStringLiteral("caption-similarity"));
+    QVERIFY(failed.wait(30000));
+    QVERIFY2(failed.at(0).at(0).toString().contains(QStringLiteral("load a CLIP model")), qPrintable(failed.at(0).at(0).toString()));
   }
 
   // The layer evolution: one frame per vision layer and post_layernorm, labelled so; Play walks

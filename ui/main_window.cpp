@@ -592,15 +592,24 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
   shapEstimator_->addItems({QStringLiteral("kernel"), QStringLiteral("permutation"), QStringLiteral("exact"), QStringLiteral("owen"),
                             QStringLiteral("interactions")});
   shapEstimator_->setToolTip(tr("interactions: pairwise Shapley interactions (network plot) besides the values"));
+  shapValue_ = new QComboBox(panel);
+  shapValue_->setObjectName(QStringLiteral("shapValue"));
+  shapValue_->addItems({QStringLiteral("token-logprob"), QStringLiteral("token-logodds"), QStringLiteral("caption-logprob"),
+                        QStringLiteral("caption-similarity")});
+  shapValue_->setToolTip(tr("token-logprob / token-logodds: every token of the text, one run; caption-logprob: the whole caption (or "
+                            "answer); caption-similarity: CLIP text similarity of the caption regenerated from the masked image "
+                            "with the original (needs a CLIP model; captions only)"));
   shapBudget_ = new QSpinBox(panel);
   shapBudget_->setRange(8, 100000);
   shapBudget_->setValue(200);
   shapBudget_->setSuffix(tr(" evaluations"));
   form->addRow(tr("Shapley features"), shapFeatures_);
+  form->addRow(tr("Value"), shapValue_);
   form->addRow(tr("Estimator"), shapEstimator_);
   form->addRow(tr("Budget"), shapBudget_);
   connect(shapFeatures_, &QComboBox::currentTextChanged, this, [this] { reexplain(); });
   connect(shapEstimator_, &QComboBox::currentIndexChanged, this, [this] { reexplain(); });
+  connect(shapValue_, &QComboBox::currentIndexChanged, this, [this] { reexplain(); });
   connect(shapBudget_, &QSpinBox::editingFinished, this, [this] { reexplain(); });
   // Masks: draw rectangles, choose how they are hidden, regenerate.
   auto* drawMasks = new QPushButton(tr("Draw masks"), panel);
@@ -646,6 +655,7 @@ void MainWindow::buildMethodPanel(QWidget* panel) {
 void MainWindow::updateLayerSlider() {
   const bool shap = shapleySelected();
   shapFeatures_->setEnabled(shap);
+  shapValue_->setEnabled(shap);
   shapEstimator_->setEnabled(shap);
   shapBudget_->setEnabled(shap);
   if (shap) {
@@ -967,13 +977,13 @@ void MainWindow::explainShapley(int position) {
   ShapOptions o;
   o.features = shapFeatures_->currentText().trimmed().toStdString();
   const std::string estimator = shapEstimator_->currentText().toStdString();
-  o.value = ShapValue::TokenLogProb;
+  const std::string value = shapValue_->currentText().toStdString();
   o.evaluations = shapBudget_->value();
   o.ids = ids_;
   QStringList idText;
   for (int64_t id : ids_) idText << QString::number(id);
-  const QString key = QStringList{imagePath_, activeQuestion_, idText.join(QLatin1Char(',')), shapFeatures_->currentText(), shapEstimator_->currentText(),
-                                  QString::number(shapBudget_->value())}
+  const QString key = QStringList{imagePath_, activeQuestion_, idText.join(QLatin1Char(',')), shapFeatures_->currentText(), shapValue_->currentText(),
+                                  shapEstimator_->currentText(), QString::number(shapBudget_->value())}
                           .join(QLatin1Char('|'));
   if (shapley_ && shapleyKey_ == key) {
     showShapley(position);
@@ -982,16 +992,26 @@ void MainWindow::explainShapley(int position) {
   }
   const auto captioner = captioner_;
   const auto vqa = vqa_;
+  const auto clip = clip_;
   const std::string question = activeQuestion_.toStdString();
   const auto image = image_;
   const std::string colormap = colormap_->currentText().toStdString();
   explainLabel_->setText(tr("Shapley values of every token (%1, %2, %3 evaluations) ...").arg(shapFeatures_->currentText(), shapEstimator_->currentText()).arg(o.evaluations));
   jobs_->run<std::shared_ptr<ShapPack>>(
       tr("Shapley values (%1)").arg(shapFeatures_->currentText()),
-      [captioner, vqa, question, image, o, estimator, colormap](const JobContext& job) {
+      [captioner, vqa, clip, question, image, o, value, estimator, colormap](const JobContext& job) {
         ShapOptions so = o;
         if (auto e = parseShapEstimator(estimator)) so.estimator = *e;
         else throw Error(ErrorCode::InvalidArgument, "unknown estimator '" + estimator + "'");
+        if (auto v = parseShapValue(value)) so.value = *v;
+        else throw Error(ErrorCode::InvalidArgument, "unknown value '" + value + "'");
+        if (!question.empty() && so.value == ShapValue::CaptionLogProb) so.value = ShapValue::Answer;  // the whole answer
+        if (!question.empty() && so.value == ShapValue::CaptionSimilarity)
+          throw Error(ErrorCode::InvalidArgument, "caption-similarity explains captions; clear the question (empty + Enter) first");
+        if (so.value == ShapValue::CaptionSimilarity) {
+          if (!clip) throw Error(ErrorCode::InvalidArgument, "caption-similarity compares captions with CLIP: load a CLIP model in the model bar");
+          so.clip = clip.get();
+        }
         ShapResult r = question.empty() ? shapCaption(*captioner, *image, so, subJob(job, 0, 0.95))
                                         : shapAnswer(*vqa, *image, question, so, subJob(job, 0, 0.95));
         job.progress(0.95, "drawing");
@@ -1006,9 +1026,9 @@ void MainWindow::explainShapley(int position) {
         for (size_t k = 0; k < pack->views.size(); ++k) {
           const ExplainView& v = pack->views[k];
           HistoryEntry e;
-          const ExplainedMap& m = v.result.maps[0];
-          e.title = tr("token %1 '%2' - Shapley (%3, %4)").arg(m.position).arg(QString::fromStdString(m.token), QString::fromStdString(shapley_->features),
-                                                                             QString::fromStdString(shapley_->estimator));
+          e.title = tr("%1 - Shapley (%2, %3, %4)")
+                        .arg(presentation_->outputs[k].title, QString::fromStdString(shapley_->features), QString::fromStdString(shapley_->value),
+                             QString::fromStdString(shapley_->estimator));
           e.detail = tr("%1\n%2\nv(all) = %3, v(none) = %4").arg(QFileInfo(imagePath_).fileName(), QString::fromStdString(v.result.text))
                          .arg(shapley_->fullValue[k], 0, 'f', 4)
                          .arg(shapley_->emptyValue[k], 0, 'f', 4);
@@ -1027,16 +1047,15 @@ void MainWindow::explainShapley(int position) {
 
 void MainWindow::showShapley(int position) {
   const ShapResult& r = *shapley_;
-  const int out = presentation_ ? presentation_->outputAt(position) : -1;
+  int out = presentation_ ? presentation_->outputAt(position) : -1;
+  if (out < 0 && presentation_ && presentation_->outputs.size() == 1) out = 0;  // a whole-text value explains every token at once
   if (out < 0 || !shapPack_ || out >= int(shapPack_->views.size())) return;
   const ExplainView& v = shapPack_->views[size_t(out)];
   showExplanation(v.result, v.overlay, v.grid, v.top, false);
   shapView_->showOutput(out);
-  const ExplainedMap& m = v.result.maps[0];
-  explainLabel_->setText(tr("Shapley values (%1, %2): token %3 '%4': v(all) = %5, v(none) = %6; %7 model evaluations, %8 from the cache, %9 s")
-                             .arg(QString::fromStdString(r.features), QString::fromStdString(r.estimator))
-                             .arg(position)
-                             .arg(QString::fromStdString(m.token))
+  explainLabel_->setText(tr("Shapley values (%1, %2, %3): %4: v(all) = %5, v(none) = %6; %7 model evaluations, %8 from the cache, %9 s")
+                             .arg(QString::fromStdString(r.features), QString::fromStdString(r.value), QString::fromStdString(r.estimator),
+                                  presentation_->outputs[size_t(out)].title)
                              .arg(r.fullValue[size_t(out)], 0, 'f', 4)
                              .arg(r.emptyValue[size_t(out)], 0, 'f', 4)
                              .arg(r.evaluations)
@@ -1235,6 +1254,7 @@ void MainWindow::saveSettings() const {
   s.setValue(QStringLiteral("masks/masker"), masker_->currentText());
   s.setValue(QStringLiteral("shapley/features"), shapFeatures_->currentText());
   s.setValue(QStringLiteral("shapley/estimator"), shapEstimator_->currentText());
+  s.setValue(QStringLiteral("shapley/value"), shapValue_->currentText());
   s.setValue(QStringLiteral("shapley/budget"), shapBudget_->value());
   s.setValue(QStringLiteral("decoding/beams"), beams_->value());
   s.setValue(QStringLiteral("decoding/maxLength"), maxLength_->value());
@@ -1252,6 +1272,7 @@ void MainWindow::restoreSettings() {
   masker_->setCurrentText(s.value(QStringLiteral("masks/masker"), masker_->currentText()).toString());
   shapFeatures_->setCurrentText(s.value(QStringLiteral("shapley/features"), shapFeatures_->currentText()).toString());
   shapEstimator_->setCurrentText(s.value(QStringLiteral("shapley/estimator"), shapEstimator_->currentText()).toString());
+  shapValue_->setCurrentText(s.value(QStringLiteral("shapley/value"), shapValue_->currentText()).toString());
   shapBudget_->setValue(s.value(QStringLiteral("shapley/budget"), shapBudget_->value()).toInt());
   beams_->setValue(s.value(QStringLiteral("decoding/beams"), beams_->value()).toInt());
   maxLength_->setValue(s.value(QStringLiteral("decoding/maxLength"), maxLength_->value()).toInt());

@@ -188,6 +188,7 @@ class MainWindow : public QMainWindow {
   QString shapleyKey_;  // the image / ids / settings shapley_ was computed for
   QComboBox* shapFeatures_ = nullptr;
   QComboBox* shapEstimator_ = nullptr;
+  QComboBox* shapValue_ = nullptr;
   QSpinBox* shapBudget_ = nullptr;
   QMenu* recentMenu_ = nullptr;
   QUndoStack* undo_ = nullptr;
