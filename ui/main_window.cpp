@@ -296,6 +296,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
   auto* row = new QHBoxLayout();
   captionButton_ = new QPushButton(tr("Caption"), central);
   cancelButton_ = new QPushButton(tr("Cancel"), central);
+  cancelButton_->setObjectName(QStringLiteral("cancel"));
   progress_ = new QProgressBar(central);
   progress_->setRange(0, 100);
   row->addWidget(captionButton_);
