@@ -72,6 +72,10 @@ const Command kCommands[] = {
      "  bench similarity --model M --image IMAGE [--text T ...] [--runs N] [--threads N] [--dtype D] [--json]\n"
      "  bench explain --model M --image IMAGE [--method gradcam|hirescam|gradxact|xattn] [--layer L] [--runs N] [--json]\n"
      "  bench shap --model M --image IMAGE [--features grid:8x8] [--evals 300] [--batch 16] [--runs N] [--json]"},
+    {"shapes", cmdShapes,
+     "shapes --out DIR [--n 10] [--seed S] [--size 128] [--min-objects 1] [--max-objects 4] [--texture] [--distractors] [--json]\n"
+     "    shapes-world scenes: scene_SEED.png, scene_SEED_labels.png (0 background, k+1 object k), scenes.json\n"
+     "    (caption, the object each word names, objects, VQA questions and answers)"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

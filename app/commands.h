@@ -15,4 +15,5 @@ int cmdVideo(int argc, char** argv);
 int cmdShap(int argc, char** argv);
 int cmdMetrics(int argc, char** argv);
 int cmdBatch(int argc, char** argv);
+int cmdShapes(int argc, char** argv);
 }  // namespace vlm::cli

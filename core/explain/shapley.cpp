@@ -2,11 +2,13 @@
 // evaluations: before a unit of work (a sampled coalition pair, a permutation pair, an Owen
 // node expansion) is planned, the coalitions it needs that are neither cached nor already
 // planned are counted against what is left, so repeated draws are free and the budget is
-// never exceeded. All randomness comes from std::mt19937_64 through the small helpers below
+// never exceeded. All randomness comes from std::mt19937_64 through vlm::Rng (common/random.h)
 // (the standard distributions are implementation-defined, which would make results depend
 // on the standard library).
 
 #include "explain/shapley.h"
+
+#include "common/random.h"
 
 #include <Eigen/Dense>
 
@@ -39,33 +41,6 @@ std::string keyOf(const Coalition& c) {
     if (c[i]) key[i >> 3] = char(uint8_t(key[i >> 3]) | uint8_t(1u << (i & 7)));
   return key;
 }
-
-// Portable randomness on top of mt19937_64 (whose output sequence the standard fixes).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : engine_(seed) {}
-  // Uniform in [0, n), n >= 1: rejection of the lowest 2^64 mod n raw values leaves a range
-  // whose size is a multiple of n.
-  uint64_t below(uint64_t n) {
-    const uint64_t threshold = (0 - n) % n;
-    for (;;) {
-      const uint64_t x = engine_();
-      if (x >= threshold) return x % n;
-    }
-  }
-  double uniform() { return double(engine_() >> 11) * 0x1.0p-53; }  // [0, 1), 53 bits
-  // Fisher-Yates: a uniform permutation whatever order `a` is in.
-  void shuffle(std::vector<int>& a) {
-    for (size_t i = a.size(); i > 1; --i) std::swap(a[i - 1], a[below(i)]);
-  }
-  // Partial Fisher-Yates: a[0..s) becomes a uniform s-subset of a's elements.
-  void choose(std::vector<int>& a, int s) {
-    for (int i = 0; i < s; ++i) std::swap(a[size_t(i)], a[size_t(i) + below(a.size() - size_t(i))]);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
 
 int checkedPlayers(const CoalitionCache& v) {
   const int n = v.players();
