@@ -16,4 +16,5 @@ int cmdShap(int argc, char** argv);
 int cmdMetrics(int argc, char** argv);
 int cmdBatch(int argc, char** argv);
 int cmdShapes(int argc, char** argv);
+int cmdTrainShapes(int argc, char** argv);
 }  // namespace vlm::cli

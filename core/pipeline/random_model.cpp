@@ -1,5 +1,7 @@
 #include "pipeline/random_model.h"
 
+#include "pipeline/checkpoint_writer.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -48,36 +50,10 @@ std::shared_ptr<torch::nn::Module> buildModel(const models::BlipConfig& config) 
   return models::BlipForConditionalGeneration(config).ptr();
 }
 
-// Weights ~ N(0, 0.02), LayerNorm weights 1 and biases 0, other biases 0, deterministic for a
-// seed; written to out/model.safetensors under the parameters' (= checkpoint) names.
 void writeRandomWeights(torch::nn::Module& model, const std::filesystem::path& out, uint64_t seed, const JobContext& job) {
-  job.progress(0.0, "initialising weights");
-  at::NoGradGuard noGrad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  const auto params = model.named_parameters(true);
-  size_t i = 0;
-  for (const auto& item : params) {
-    job.throwIfCancelled();
-    const std::string& name = item.key();
-    at::Tensor p = item.value();
-    const bool isNorm = name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos ||
-                        name.find("layernorm") != std::string::npos || name.find("layrnorm") != std::string::npos;
-    const bool isBias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    if (isNorm) p.fill_(isBias ? 0.0 : 1.0);
-    else if (isBias || name == "text_decoder.cls.predictions.bias") p.zero_();
-    else if (name == "logit_scale") p.fill_(std::log(100.0));  // what trained CLIP checkpoints converge to
-    else p.normal_(0.0, 0.02, gen);
-    tensors.emplace_back(name, p);
-    job.progress(0.5 * double(++i) / double(params.size()), "initialising weights");
-  }
+  initRandomWeights(model, seed, subJob(job, 0, 0.5));
   job.progress(0.5, "writing model.safetensors");
-  io::writeSafetensors(out / "model.safetensors", tensors, {{"format", "pt"}});
-}
-
-void copyTokenizer(const std::string& name, const std::vector<const char*>& files, const std::filesystem::path& out) {
-  const auto dir = runtime::resourceDir() / "tokenizers" / name;
-  for (const char* f : files) io::writeFileAtomic(out / f, io::readFile(dir / f));
+  writeWeights(model, out / "model.safetensors");
 }
 
 void writeReadme(const std::string& like, const std::filesystem::path& out, uint64_t seed, const std::string& what) {
@@ -139,20 +115,7 @@ void makeRandomModel(const std::string& like, const std::filesystem::path& out, 
 
   writeRandomWeights(*buildModel(config), out, seed, job);
   io::writeFileAtomic(out / "config.json", models::blipConfigToJson(config).dump(2) + "\n");
-  const nlohmann::ordered_json pre{
-      {"do_convert_rgb", true},
-      {"do_normalize", true},
-      {"do_rescale", true},
-      {"do_resize", true},
-      {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
-      {"image_processor_type", "BlipImageProcessor"},
-      {"image_std", {0.26862954, 0.26130258, 0.27577711}},
-      {"processor_class", "BlipProcessor"},
-      {"resample", 3},
-      {"rescale_factor", 0.00392156862745098},
-      {"size", {{"height", config.vision.imageSize}, {"width", config.vision.imageSize}}},
-  };
-  io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
+  writeBlipPreprocessor(config, out);
   copyTokenizer("bert-base-uncased", {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}, out);
   writeReadme(like, out, seed, config.architecture == "BlipForQuestionAnswering" ? "answers" : "captions");
   job.progress(1.0, "done");

@@ -1,0 +1,51 @@
+#pragma once
+// `vlmscope train-shapes`: a small BLIP captioning model trained by VLMScope on shapes-world
+// scenes, with the same module classes the app runs, saved in the Hugging Face layout
+// (config.json, model.safetensors, preprocessor_config.json, BERT tokenizer files with the
+// vocabulary trimmed to the world's words, and a model card), then evaluated on held-out scenes by loading the saved folder like any model.
+// No LibTorch types in this header.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/job.h"
+#include "shapes/world.h"
+
+namespace vlm {
+
+struct TrainShapesOptions {
+  std::string arch = "blip-caption";  // the architecture trained (blip-caption so far)
+  int steps = 1500;
+  int batch = 32;
+  double learningRate = 1e-3;  // AdamW, linear warm-up then cosine decay to a tenth
+  double weightDecay = 0.01;
+  int warmupSteps = 50;
+  uint64_t seed = 0;           // weights and the training scenes
+  // The model: both towers get these sizes.
+  int hiddenSize = 64, layers = 2, heads = 4, intermediateSize = 128;
+  int imageSize = 64, patchSize = 8;  // the vision input (the processor resizes the scenes)
+  shapes::WorldOptions world;         // the scenes
+  int evalScenes = 200;               // held out (seeds disjoint from the training scenes); 0: none
+};
+
+struct TrainShapesReport {
+  std::vector<double> losses;  // mean token cross-entropy per step
+  double seconds = 0;          // training
+  int64_t parameters = 0;
+  int evalScenes = 0;
+  double exactMatch = 0;    // held-out captions equal to the scene's caption
+  double wordAccuracy = 0;  // held-out caption words equal to the scene's word at that position
+  std::vector<std::string> examples;  // a few "truth -> generated" lines
+};
+
+// Trains, writes `out` (created), evaluates. vlm::Error InvalidArgument for an unknown arch or
+// sizes that do not fit (hidden not a multiple of heads, image not a multiple of the patch);
+// Cancelled between steps.
+TrainShapesReport trainShapes(const TrainShapesOptions& options, const std::filesystem::path& out, const JobContext& job = {});
+
+// The seeds of the held-out scenes (disjoint from every training scene of every seed).
+uint64_t heldOutSeed(uint64_t trainSeed, int index);
+
+}  // namespace vlm

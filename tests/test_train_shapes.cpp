@@ -1,0 +1,94 @@
+// VLM_TEST_LABELS: model
+// train-shapes (acceptance 1, first half): a short run trains the app's own BLIP module
+// classes on shapes-world scenes and the loss falls clearly within a few dozen steps; the saved
+// folder is a checkpoint like any other (the captioner loads it, its tied word embeddings and
+// LM head are equal, its config is the one asked for); the same seed gives the same losses;
+// bad options are refused.
+#include "testing.h"
+#include "error_testing.h"
+
+#include <QTemporaryDir>
+
+#include <numeric>
+
+#include "io/safetensors.h"
+#include "pipeline/captioner.h"
+#include "pipeline/train_shapes.h"
+#include "shapes/world.h"
+
+using namespace vlm;
+
+namespace {
+
+double mean(const std::vector<double>& v, size_t from, size_t to) {
+  return std::accumulate(v.begin() + long(from), v.begin() + long(to), 0.0) / double(to - from);
+}
+
+TrainShapesOptions quick() {
+  TrainShapesOptions o;
+  o.steps = 60;
+  o.batch = 8;
+  o.hiddenSize = 32;
+  o.intermediateSize = 64;
+  o.layers = 1;
+  o.warmupSteps = 5;
+  o.learningRate = 3e-3;
+  o.evalScenes = 3;
+  return o;
+}
+
+}  // namespace
+
+class TestTrainShapes : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+
+ private Q_SLOTS:
+  void lossFallsAndTheFolderLoads() {
+    const auto out = std::filesystem::path(tmp_.filePath(QStringLiteral("a")).toStdString());
+    const TrainShapesReport r = trainShapes(quick(), out);
+    QCOMPARE(r.losses.size(), size_t(60));
+    // The first loss is that of a near-uniform guess over the trimmed vocabulary (+ [DEC], [ENC]).
+    const double vocabulary = double(shapes::vocabulary().size() + 5 + 2);
+    QVERIFY2(std::abs(r.losses[0] - std::log(vocabulary)) < 0.3, qPrintable(QString::number(r.losses[0])));
+    const double first = mean(r.losses, 0, 5), last = mean(r.losses, 55, 60);
+    QVERIFY2(last < 0.5 * first, qPrintable(QStringLiteral("%1 -> %2").arg(first).arg(last)));
+    QCOMPARE(r.evalScenes, 3);
+    // A checkpoint like any other: the captioner loads it and captions.
+    const auto captioner = Captioner::load(out.string());
+    QCOMPARE(captioner->visionLayers(), 1);
+    QVERIFY(!captioner->caption(test::loadFixtureImage("astronaut.png"), CaptionOptions{}).caption.empty());
+    // Tied, as transformers ties them: the LM head equals the word embeddings.
+    const auto weights = io::SafetensorsFile::open(out / "model.safetensors");
+    const at::Tensor emb = weights->tensor("text_decoder.bert.embeddings.word_embeddings.weight");
+    const at::Tensor head = weights->tensor("text_decoder.cls.predictions.decoder.weight");
+    QVERIFY(at::equal(emb, head));
+    QVERIFY(std::filesystem::exists(out / "README.md"));
+    QVERIFY(std::filesystem::exists(out / "preprocessor_config.json"));
+    QVERIFY(std::filesystem::exists(out / "vocab.txt"));
+  }
+
+  void sameSeedSameLosses() {
+    TrainShapesOptions o = quick();
+    o.steps = 3;
+    o.evalScenes = 0;
+    const auto a = trainShapes(o, tmp_.filePath(QStringLiteral("b")).toStdString());
+    const auto b = trainShapes(o, tmp_.filePath(QStringLiteral("c")).toStdString());
+    QCOMPARE(a.losses, b.losses);
+    o.seed = 1;
+    const auto c = trainShapes(o, tmp_.filePath(QStringLiteral("d")).toStdString());
+    QVERIFY(c.losses != a.losses);
+  }
+
+  void badOptions() {
+    TrainShapesOptions o = quick();
+    o.arch = "gpt";
+    VLM_EXPECT_ERROR(trainShapes(o, tmp_.filePath(QStringLiteral("e")).toStdString()), ErrorCode::InvalidArgument, "--arch");
+    o = quick();
+    o.heads = 3;
+    VLM_EXPECT_ERROR(trainShapes(o, tmp_.filePath(QStringLiteral("e")).toStdString()), ErrorCode::InvalidArgument, "multiple of the heads");
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrainShapes)
+#include "test_train_shapes.moc"
