@@ -13,6 +13,7 @@
 
 #include "io/safetensors.h"
 #include "pipeline/captioner.h"
+#include "pipeline/vqa.h"
 #include "pipeline/train_shapes.h"
 #include "shapes/world.h"
 
@@ -68,6 +69,21 @@ class TestTrainShapes : public QObject {
     QVERIFY(std::filesystem::exists(out / "vocab.txt"));
   }
 
+  // VQA: the question encoder and answer decoder learn (one question per scene and step); the
+  // folder is a BLIP VQA checkpoint the question answerer loads.
+  void vqaLossFallsAndTheFolderLoads() {
+    TrainShapesOptions o = quick();
+    o.arch = "blip-vqa";
+    o.evalScenes = 2;
+    const auto out = std::filesystem::path(tmp_.filePath(QStringLiteral("vqa")).toStdString());
+    const TrainShapesReport r = trainShapes(o, out);
+    const double first = mean(r.losses, 0, 5), last = mean(r.losses, 55, 60);
+    QVERIFY2(last < 0.5 * first, qPrintable(QStringLiteral("%1 -> %2").arg(first).arg(last)));
+    const auto vqa = QuestionAnswerer::load(out.string());
+    QVERIFY(!vqa->answer(test::loadFixtureImage("astronaut.png"), "how many stars are there?", VqaOptions{}).ids.empty());
+    QVERIFY(std::filesystem::exists(out / "training.json"));
+  }
+
   void sameSeedSameLosses() {
     TrainShapesOptions o = quick();
     o.steps = 3;
@@ -83,7 +99,7 @@ class TestTrainShapes : public QObject {
   void badOptions() {
     TrainShapesOptions o = quick();
     o.arch = "gpt";
-    VLM_EXPECT_ERROR(trainShapes(o, tmp_.filePath(QStringLiteral("e")).toStdString()), ErrorCode::InvalidArgument, "--arch");
+    VLM_EXPECT_ERROR(trainShapes(o, tmp_.filePath(QStringLiteral("e")).toStdString()), ErrorCode::InvalidArgument, "--arch 'gpt'");
     o = quick();
     o.heads = 3;
     VLM_EXPECT_ERROR(trainShapes(o, tmp_.filePath(QStringLiteral("e")).toStdString()), ErrorCode::InvalidArgument, "multiple of the heads");

@@ -8,6 +8,9 @@
 #include "common/error.h"
 #include "io/files.h"
 #include "models/blip/blip_caption.h"
+#include "models/blip/blip_vqa.h"
+#include "common/random.h"
+#include "pipeline/vqa.h"
 #include "pipeline/captioner.h"
 #include "pipeline/checkpoint_writer.h"
 #include "pipeline/model_loading.h"
@@ -62,7 +65,8 @@ void writeTokenizer(const std::vector<std::string>& vocab, const std::filesystem
 }
 
 models::BlipConfig configOf(const TrainShapesOptions& o) {
-  if (o.arch != "blip-caption") throw Error(ErrorCode::InvalidArgument, "train-shapes: unknown --arch '" + o.arch + "' (blip-caption)");
+  if (o.arch != "blip-caption" && o.arch != "blip-vqa")
+    throw Error(ErrorCode::InvalidArgument, "train-shapes: unknown --arch '" + o.arch + "' (blip-caption, blip-vqa)");
   if (o.hiddenSize % o.heads != 0)
     throw Error(ErrorCode::InvalidArgument, "train-shapes: the hidden size must be a multiple of the heads");
   if (o.imageSize % o.patchSize != 0)
@@ -70,7 +74,7 @@ models::BlipConfig configOf(const TrainShapesOptions& o) {
   if (o.steps < 1 || o.batch < 1) throw Error(ErrorCode::InvalidArgument, "train-shapes: steps and batch must be at least 1");
   shapes::validate(o.world);
   models::BlipConfig c;
-  c.architecture = "BlipForConditionalGeneration";
+  c.architecture = o.arch == "blip-vqa" ? "BlipForQuestionAnswering" : "BlipForConditionalGeneration";
   c.vision.hiddenSize = o.hiddenSize;
   c.vision.intermediateSize = o.intermediateSize;
   c.vision.numHiddenLayers = o.layers;
@@ -108,15 +112,20 @@ std::vector<std::string> splitWords(const std::string& s) {
 
 void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, const std::filesystem::path& out) {
   std::ostringstream md;
-  md << "# VLMScope shapes-world BLIP captioner\n\n"
+  const bool vqa = o.arch == "blip-vqa";
+  md << (vqa ? "# VLMScope shapes-world BLIP question answerer\n\n" : "# VLMScope shapes-world BLIP captioner\n\n")
      << "Trained by VLMScope itself (`vlmscope train-shapes --arch " << o.arch << " --steps " << o.steps << " --batch " << o.batch << " --lr "
      << o.learningRate << " --seed " << o.seed << " --hidden " << o.hiddenSize << " --layers " << o.layers << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << o.world.minObjects << "-" << o.world.maxObjects << " flat-coloured shapes (circle, "
      << "square, triangle, star, diamond; red, green, blue, yellow, purple, orange) on a light background, " << o.world.imageSize << " x "
      << o.world.imageSize << " px" << (o.world.texture ? ", textured" : "") << (o.world.distractors ? ", with distractor lines" : "")
-     << ", captioned by a small grammar (\"a red circle above a blue square\"). Every training step draws " << o.batch
-     << " fresh scenes, so no scene is seen twice.\n\n"
-     << "Architecture: BlipForConditionalGeneration (the layout of Salesforce/blip-image-captioning-base), vision " << o.layers
+     << (vqa ? ", each with questions and answers (\"what colour is the star?\" - \"red\", \"how many squares are there?\" - \"two\", "
+               "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes one "
+               "of its questions, drawn from its seed"
+             : ", captioned by a small grammar (\"a red circle above a blue square\")")
+     << ". Every training step draws " << o.batch << " fresh scenes, so no scene is seen twice.\n\n"
+     << "Architecture: " << (vqa ? "BlipForQuestionAnswering (the layout of Salesforce/blip-vqa-base)" : "BlipForConditionalGeneration (the layout of Salesforce/blip-image-captioning-base)")
+     << ", vision " << o.layers
      << " layers, text " << o.layers << " layers, hidden size " << o.hiddenSize << ", " << o.heads << " heads, input " << o.imageSize << " x "
      << o.imageSize << " with " << o.patchSize << " px patches; the tokenizer is bert-base-uncased's (BertTokenizer) with its vocabulary "
      << "trimmed to the special tokens and the " << shapes::vocabulary().size() << " words of this world (spelt as in bert-base-uncased, "
@@ -126,18 +135,88 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
      << "gradient norm clipped at 1, float32 on CPU: " << r.seconds << " s.\n\n"
      << "Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
   if (r.evalScenes > 0)
-    md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), greedy decoding: caption exact match "
-       << 100 * r.exactMatch << " %, word accuracy " << 100 * r.wordAccuracy << " %.\n\n";
-  md << "Not a real-world model: it only knows this world. For real photos use Salesforce/blip-image-captioning-base.\n";
+    md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), greedy decoding: "
+       << (vqa ? "answer accuracy (every question of every scene) " : "caption exact match ") << 100 * r.exactMatch << " %, word accuracy "
+       << 100 * r.wordAccuracy << " %.\n\n";
+  md << "Not a real-world model: it only knows this world. For real photos use "
+     << (vqa ? "Salesforce/blip-vqa-base" : "Salesforce/blip-image-captioning-base") << ".\n";
   io::writeFileAtomic(out / "README.md", md.str());
 }
 
 }  // namespace
 
+TrainShapesOptions readTrainingRecord(const std::filesystem::path& file) {
+  TrainShapesOptions o;
+  try {
+    const auto j = nlohmann::json::parse(io::readFile(file));
+    o.arch = j.at("arch").get<std::string>();
+    o.steps = j.at("steps").get<int>();
+    o.batch = j.at("batch").get<int>();
+    o.learningRate = j.at("learning_rate").get<double>();
+    o.weightDecay = j.at("weight_decay").get<double>();
+    o.warmupSteps = j.at("warmup_steps").get<int>();
+    o.seed = j.at("seed").get<uint64_t>();
+    o.hiddenSize = j.at("hidden_size").get<int>();
+    o.layers = j.at("layers").get<int>();
+    o.heads = j.at("heads").get<int>();
+    o.intermediateSize = j.at("intermediate_size").get<int>();
+    o.imageSize = j.at("image_size").get<int>();
+    o.patchSize = j.at("patch_size").get<int>();
+    const auto& w = j.at("world");
+    o.world.imageSize = w.at("image_size").get<int>();
+    o.world.minObjects = w.at("min_objects").get<int>();
+    o.world.maxObjects = w.at("max_objects").get<int>();
+    o.world.minRadius = w.at("min_radius").get<double>();
+    o.world.maxRadius = w.at("max_radius").get<double>();
+    o.world.texture = w.at("texture").get<bool>();
+    o.world.distractors = w.at("distractors").get<bool>();
+    o.evalScenes = j.at("eval_scenes").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::Corrupt, file.string() + ": " + e.what(), file.string());
+  }
+  return o;
+}
+
 uint64_t heldOutSeed(uint64_t trainSeedValue, int index) { return (uint64_t(1) << 63) + (trainSeedValue << 32) + uint64_t(index); }
+
+namespace {
+
+// Token sequences as one [B, longest] tensor, `pad` after each.
+at::Tensor padded(const std::vector<std::vector<int64_t>>& seqs, int64_t pad) {
+  size_t longest = 0;
+  for (const auto& s : seqs) longest = std::max(longest, s.size());
+  at::Tensor t = at::full({int64_t(seqs.size()), int64_t(longest)}, pad, at::kLong);
+  auto a = t.accessor<int64_t, 2>();
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (size_t k = 0; k < seqs[i].size(); ++k) a[int64_t(i)][int64_t(k)] = seqs[i][k];
+  return t;
+}
+
+// Next-token cross-entropy of logits [B, T, V] for ids [B, T] (position t predicts t + 1), padding left out.
+at::Tensor nextTokenLoss(const at::Tensor& logits, const at::Tensor& ids, int64_t pad) {
+  const int64_t t = ids.size(1);
+  return at::cross_entropy_loss(logits.slice(1, 0, t - 1).reshape({-1, logits.size(2)}), ids.slice(1, 1).reshape({-1}), {}, at::Reduction::Mean, pad);
+}
+
+// The words of `text`, [prefix] + ids + [sep].
+std::vector<int64_t> sequence(const text::WordPieceTokenizer& tokenizer, const std::string& text, int64_t prefix, int64_t sep) {
+  std::vector<int64_t> seq{prefix};
+  for (int64_t id : tokenizer.encode(text, false)) seq.push_back(id);
+  seq.push_back(sep);
+  return seq;
+}
+
+// The question of scene `seed` a training step uses: one of its questions, drawn from the seed.
+const shapes::QuestionAnswer& questionOf(const shapes::Scene& s, uint64_t seed) {
+  Rng rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  return s.questions[rng.below(s.questions.size())];
+}
+
+}  // namespace
 
 TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem::path& out, const JobContext& job) {
   const models::BlipConfig config = configOf(o);
+  const bool vqa = o.arch == "blip-vqa";
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (!std::filesystem::is_directory(out)) throw Error(ErrorCode::Io, "cannot create the folder " + out.string(), out.string());
@@ -145,12 +224,17 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
   const auto tokenizer = text::WordPieceTokenizer::fromFolder(out);
   vision::ImageProcessorConfig processor = vision::ImageProcessorConfig::blipDefaults();
   processor.resizeHeight = processor.resizeWidth = int(config.vision.imageSize);
+  const int64_t pad = config.text.padTokenId, sep = config.text.sepTokenId, bos = config.text.bosTokenId;
 
   TrainShapesReport report;
-  models::BlipForConditionalGeneration model(config);
-  initRandomWeights(*model, o.seed);
+  std::shared_ptr<torch::nn::Module> module;
+  models::BlipForConditionalGeneration captioner(nullptr);
+  models::BlipForQuestionAnswering answerer(nullptr);
+  if (vqa) module = (answerer = models::BlipForQuestionAnswering(config)).ptr();
+  else module = (captioner = models::BlipForConditionalGeneration(config)).ptr();
+  initRandomWeights(*module, o.seed);
   std::map<std::string, at::Tensor> params;
-  for (const auto& item : model->named_parameters(true)) {
+  for (const auto& item : module->named_parameters(true)) {
     params[item.key()] = item.value();
     report.parameters += item.value().numel();
   }
@@ -159,33 +243,37 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     params.at(kLmHead).copy_(params.at(kEmbeddings));  // tied, as in transformers
   }
   report.parameters -= params.at(kLmHead).numel();
-  torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
+  torch::optim::AdamW optimizer(module->parameters(), torch::optim::AdamWOptions(o.learningRate).weight_decay(o.weightDecay));
 
   const auto t0 = std::chrono::steady_clock::now();
   for (int step = 0; step < o.steps; ++step) {
     job.throwIfCancelled();
-    // A batch of fresh scenes: pixels through the processor, captions as [DEC] words [SEP] [PAD]...
+    // A batch of fresh scenes through the processor; captions as [DEC] words [SEP], or (VQA) one
+    // question per scene as [CLS] words [SEP] with its answer as [DEC] words [SEP].
     std::vector<at::Tensor> pixels;
-    std::vector<std::vector<int64_t>> ids;
-    size_t longest = 0;
+    std::vector<std::vector<int64_t>> texts, questions;
     for (int i = 0; i < o.batch; ++i) {
-      const shapes::Scene s = shapes::generate(o.world, trainSeed(o.seed, step, i, o.batch));
+      const uint64_t seed = trainSeed(o.seed, step, i, o.batch);
+      const shapes::Scene s = shapes::generate(o.world, seed);
       pixels.push_back(pixelValuesFor(s.image, processor, config.vision.imageSize, at::kCPU));
-      std::vector<int64_t> seq{config.text.bosTokenId};
-      for (int64_t id : tokenizer.encode(s.caption, false)) seq.push_back(id);
-      seq.push_back(config.text.sepTokenId);
-      longest = std::max(longest, seq.size());
-      ids.push_back(std::move(seq));
+      if (vqa) {
+        const shapes::QuestionAnswer& qa = questionOf(s, seed);
+        questions.push_back(tokenizer.encode(qa.question, true));
+        texts.push_back(sequence(tokenizer, qa.answer, bos, sep));
+      } else {
+        texts.push_back(sequence(tokenizer, s.caption, bos, sep));
+      }
     }
-    at::Tensor idTensor = at::full({o.batch, int64_t(longest)}, config.text.padTokenId, at::kLong);
-    for (int i = 0; i < o.batch; ++i)
-      for (size_t t = 0; t < ids[size_t(i)].size(); ++t) idTensor[i][int64_t(t)] = ids[size_t(i)][t];
-    const at::Tensor x = at::cat(pixels, 0);
+    const at::Tensor x = at::cat(pixels, 0), ids = padded(texts, pad);
     // Causal attention: padding at the end never reaches the real tokens; it is left out of the loss.
-    const at::Tensor logits = model->decode(model->encodeImage(x), idTensor);
-    const at::Tensor predicted = logits.slice(1, 0, int64_t(longest) - 1).reshape({-1, logits.size(2)});
-    const at::Tensor target = idTensor.slice(1, 1).reshape({-1});
-    const at::Tensor loss = at::cross_entropy_loss(predicted, target, {}, at::Reduction::Mean, config.text.padTokenId);
+    at::Tensor loss;
+    if (vqa) {
+      const at::Tensor q = padded(questions, pad), mask = q.ne(pad).to(at::kLong);
+      const at::Tensor states = answerer->encodeQuestion(answerer->encodeImage(x), q, mask);
+      loss = nextTokenLoss(answerer->answerLogits(states, mask, ids), ids, pad);
+    } else {
+      loss = nextTokenLoss(captioner->decode(captioner->encodeImage(x), ids), ids, pad);
+    }
     optimizer.zero_grad();
     loss.backward();
     {
@@ -195,7 +283,7 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
       params.at(kEmbeddings).mutable_grad().copy_(g);
       params.at(kLmHead).mutable_grad().copy_(g);
     }
-    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    torch::nn::utils::clip_grad_norm_(module->parameters(), 1.0);
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRateAt(o, step));
     optimizer.step();
     report.losses.push_back(loss.item<double>());
@@ -204,31 +292,53 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
   report.seconds = secondsSince(t0);
 
   // The checkpoint, as transformers lays it out.
-  writeWeights(*model, out / "model.safetensors");
+  writeWeights(*module, out / "model.safetensors");
   io::writeFileAtomic(out / "config.json", models::blipConfigToJson(config).dump(2) + "\n");
   writeBlipPreprocessor(config, out);
 
-  // Held out: the saved folder, loaded like any model, captions fresh scenes.
+  // Held out: the saved folder, loaded like any model, captions (answers) fresh scenes.
   if (o.evalScenes > 0) {
     job.progress(0.9, "evaluating");
-    const auto captioner = Captioner::load(out.string());
     size_t words = 0, right = 0;
-    int exact = 0;
-    for (int i = 0; i < o.evalScenes; ++i) {
-      job.throwIfCancelled();
-      const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
-      const std::string caption = captioner->caption(s.image, CaptionOptions{}).caption;
-      exact += caption == s.caption;
-      const auto truth = splitWords(s.caption), got = splitWords(caption);
-      for (size_t w = 0; w < truth.size(); ++w) right += w < got.size() && got[w] == truth[w];
-      words += truth.size();
-      if (i < 5) report.examples.push_back(s.caption + " -> " + caption);
+    int exact = 0, asked = 0;
+    auto score = [&](const std::string& truth, const std::string& got) {
+      ++asked;
+      exact += got == truth;
+      const auto t = splitWords(truth), g = splitWords(got);
+      for (size_t w = 0; w < t.size(); ++w) right += w < g.size() && g[w] == t[w];
+      words += t.size();
+      if (report.examples.size() < 5) report.examples.push_back(truth + " -> " + got);
+    };
+    if (vqa) {
+      const auto model = QuestionAnswerer::load(out.string());
+      for (int i = 0; i < o.evalScenes; ++i) {
+        job.throwIfCancelled();
+        const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
+        for (const auto& qa : s.questions) score(qa.question + " " + qa.answer, qa.question + " " + model->answer(s.image, qa.question, VqaOptions{}).answer);
+      }
+    } else {
+      const auto model = Captioner::load(out.string());
+      for (int i = 0; i < o.evalScenes; ++i) {
+        job.throwIfCancelled();
+        const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
+        score(s.caption, model->caption(s.image, CaptionOptions{}).caption);
+      }
     }
     report.evalScenes = o.evalScenes;
-    report.exactMatch = double(exact) / o.evalScenes;
+    report.exactMatch = double(exact) / asked;
     report.wordAccuracy = words ? double(right) / double(words) : 0;
   }
   writeModelCard(o, report, out);
+  // What reproduces this folder, and what it scored (read back by the tests).
+  const nlohmann::ordered_json record{
+      {"arch", o.arch}, {"steps", o.steps}, {"batch", o.batch}, {"learning_rate", o.learningRate}, {"weight_decay", o.weightDecay},
+      {"warmup_steps", o.warmupSteps}, {"seed", o.seed}, {"hidden_size", o.hiddenSize}, {"layers", o.layers}, {"heads", o.heads},
+      {"intermediate_size", o.intermediateSize}, {"image_size", o.imageSize}, {"patch_size", o.patchSize},
+      {"world", {{"image_size", o.world.imageSize}, {"min_objects", o.world.minObjects}, {"max_objects", o.world.maxObjects},
+                 {"min_radius", o.world.minRadius}, {"max_radius", o.world.maxRadius}, {"texture", o.world.texture}, {"distractors", o.world.distractors}}},
+      {"eval_scenes", report.evalScenes}, {"exact_match", report.exactMatch}, {"word_accuracy", report.wordAccuracy},
+      {"parameters", report.parameters}, {"seconds", report.seconds}, {"first_loss", report.losses.front()}, {"last_loss", report.losses.back()}};
+  io::writeFileAtomic(out / "training.json", record.dump(2) + "\n");
   job.progress(1.0, "done");
   return report;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// `vlmscope train-shapes`: a small BLIP captioning model trained by VLMScope on shapes-world
+// `vlmscope train-shapes`: a small BLIP captioning (or VQA) model trained by VLMScope on shapes-world
 // scenes, with the same module classes the app runs, saved in the Hugging Face layout
 // (config.json, model.safetensors, preprocessor_config.json, BERT tokenizer files with the
 // vocabulary trimmed to the world's words, and a model card), then evaluated on held-out scenes by loading the saved folder like any model.
@@ -16,7 +16,7 @@
 namespace vlm {
 
 struct TrainShapesOptions {
-  std::string arch = "blip-caption";  // the architecture trained (blip-caption so far)
+  std::string arch = "blip-caption";  // blip-caption | blip-vqa
   int steps = 1500;
   int batch = 32;
   double learningRate = 1e-3;  // AdamW, linear warm-up then cosine decay to a tenth
@@ -35,15 +35,19 @@ struct TrainShapesReport {
   double seconds = 0;          // training
   int64_t parameters = 0;
   int evalScenes = 0;
-  double exactMatch = 0;    // held-out captions equal to the scene's caption
+  double exactMatch = 0;    // held-out captions equal to the scene's caption (VQA: answers right, every question)
   double wordAccuracy = 0;  // held-out caption words equal to the scene's word at that position
   std::vector<std::string> examples;  // a few "truth -> generated" lines
 };
 
-// Trains, writes `out` (created), evaluates. vlm::Error InvalidArgument for an unknown arch or
+// Trains, writes `out` (created; training.json records the options and the scores), evaluates. vlm::Error InvalidArgument for an unknown arch or
 // sizes that do not fit (hidden not a multiple of heads, image not a multiple of the patch);
 // Cancelled between steps.
 TrainShapesReport trainShapes(const TrainShapesOptions& options, const std::filesystem::path& out, const JobContext& job = {});
+
+// The options recorded in a training.json (what reproduces that folder). vlm::Error Corrupt
+// naming the file when a field is missing.
+TrainShapesOptions readTrainingRecord(const std::filesystem::path& file);
 
 // The seeds of the held-out scenes (disjoint from every training scene of every seed).
 uint64_t heldOutSeed(uint64_t trainSeed, int index);
