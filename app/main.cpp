@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
     options.imagePath = QString::fromLocal8Bit(argv[i]);
   }
   // Without --model the bundled demo model is loaded; the window says what it is.
-  const std::filesystem::path demo = vlm::runtime::resourceDir() / "models" / "blip-caption-tiny";
+  const std::filesystem::path demo = vlm::runtime::resourceDir() / "models" / "shapes-blip-caption";
   if (options.modelPath.isEmpty()) options.modelPath = QString::fromStdString(demo.string());
   std::error_code ec;
   options.demoModel = std::filesystem::equivalent(options.modelPath.toStdString(), demo, ec);

@@ -811,8 +811,9 @@ void MainWindow::loadClipModel(const QString& spec) {
 // The line under the model bar: only what needs saying (the demo checkpoint's warning).
 void MainWindow::updateModelSummary() {
   if (options_.demoModel && captionSpec_ == options_.modelPath) {
-    modelLabel_->setText(tr("Model: %1 - the bundled tiny DEMO checkpoint with random weights: its captions are nonsense. "
-                            "For real captions pick Salesforce/blip-image-captioning-base in the model bar "
+    modelLabel_->setText(tr("Model: %1 - the bundled DEMO model: a small BLIP captioner VLMScope trained on its synthetic shapes world "
+                            "(vlmscope train-shapes); it knows only flat coloured shapes. For real photos pick "
+                            "Salesforce/blip-image-captioning-base in the model bar "
                             "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
                              .arg(captionSpec_));
     modelLabel_->setVisible(true);
