@@ -33,6 +33,7 @@ namespace {
 using test::fixture;
 using test::fixtureStart;
 using test::showAndWaitForCaption;
+using test::showAndWaitForModel;
 
 }  // namespace
 
@@ -222,9 +223,7 @@ class TestMainWindow : public QObject {
     o.modelPath = fixture("blip-caption-tiny");
     {
       ui::MainWindow w(o);
-      w.show();
-      QSignalSpy model(&w, &ui::MainWindow::modelReady);
-      QVERIFY(model.wait(60000));
+      QVERIFY(showAndWaitForModel(w));
       QApplication::clipboard()->setImage(QImage(QString::fromStdString(test::dataPath("images/coffee.png").string())));
       QSignalSpy ready(&w, &ui::MainWindow::captionReady);
       w.pasteImage();

@@ -53,6 +53,7 @@ namespace {
 using test::fixture;
 using test::fixtureStart;
 using test::showAndWaitForCaption;
+using test::showAndWaitForModel;
 
 // HUB/models--ORG--NAME/{refs/main, snapshots/REV/<files as symlinks>}, as huggingface_hub writes it.
 void addToHub(const fs::path& hub, const std::string& org, const std::string& name, const fs::path& from) {
@@ -138,9 +139,7 @@ class TestWindowPanels : public QObject {
     ui::StartOptions o;
     o.modelPath = fixture("blip-caption-tiny");
     ui::MainWindow w(o);
-    w.show();
-    QSignalSpy model(&w, &ui::MainWindow::modelReady);
-    QVERIFY(model.wait(60000));
+    QVERIFY(showAndWaitForModel(w));
     QMimeData data;
     data.setUrls({QUrl::fromLocalFile(fixture("images/exif_rot6.jpg"))});
     QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &data, Qt::LeftButton, Qt::NoModifier);

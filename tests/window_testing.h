@@ -25,4 +25,11 @@ inline bool showAndWaitForCaption(ui::MainWindow& w) {
   return ready.wait(60000);
 }
 
+// Shows the window and waits until its captioning model is loaded.
+inline bool showAndWaitForModel(ui::MainWindow& w) {
+  w.show();
+  QSignalSpy model(&w, &ui::MainWindow::modelReady);
+  return model.wait(60000);
+}
+
 }  // namespace vlm::test

@@ -122,7 +122,7 @@ ExplainView viewOf(ExplainResult r, const std::string& colormap) {
 // A Shapley run for the window: per feature its label, region and thumbnail; per output
 // (token) its values, overlay and interaction network.
 struct ShapPack {
-  ShapResult result;
+  ShapResult result;  // moved into the window's shapley_ when the pack arrives
   std::shared_ptr<ShapPresentation> presentation;
   std::vector<ExplainView> views;  // per output: the map over the image as a one-map explanation
 };
@@ -371,8 +371,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
       statusBar()->showMessage(tr("That run explains another image; select it with another to compare."), 5000);
       return;
     }
-    ExplainResult r = historyResults_[size_t(index)];
-    explanation_ = r;
+    explanation_ = historyResults_[size_t(index)];
     canvas_->setOverlay(e.overlay);
     explainLabel_->setText(tr("History: %1").arg(e.title));
   });
@@ -1020,7 +1019,7 @@ void MainWindow::explainShapley(int position) {
         return std::make_shared<ShapPack>(packShapley(std::move(r), *image, colormap, job));
       },
       [this, key, position](std::shared_ptr<ShapPack> pack) {
-        shapley_ = pack->result;
+        shapley_ = std::move(pack->result);  // the pack keeps the pictures; the values live in shapley_
         presentation_ = pack->presentation;
         shapleyKey_ = key;
         shapView_->setPresentation(presentation_.get());
@@ -1178,11 +1177,13 @@ void MainWindow::recolor() {
   const std::string colormap = colormap_->currentText().toStdString();
   if (shapley_ && shapPack_ && shapleySelected()) {
     // The run's pictures again in the new colormap (no model evaluations).
-    const auto result = std::make_shared<const ShapResult>(*shapley_);
+    const auto result = std::make_shared<ShapResult>(*shapley_);  // the worker's one copy, moved into the new pack
     const auto image = image_;
     jobs_->run<std::shared_ptr<ShapPack>>(
-        tr("Recolouring"), [result, image, colormap](const JobContext& job) { return std::make_shared<ShapPack>(packShapley(*result, *image, colormap, job)); },
+        tr("Recolouring"),
+        [result, image, colormap](const JobContext& job) { return std::make_shared<ShapPack>(packShapley(std::move(*result), *image, colormap, job)); },
         [this](std::shared_ptr<ShapPack> pack) {
+          shapley_ = std::move(pack->result);
           presentation_ = pack->presentation;
           shapPack_ = pack;
           shapView_->setPresentation(presentation_.get());
@@ -1246,40 +1247,46 @@ void MainWindow::rebuildRecentMenu() {
   recentMenu_->setEnabled(!recent.isEmpty());
 }
 
+// Every persisted control under its settings key: saving and restoring read this one list.
+std::vector<MainWindow::Persisted> MainWindow::persisted() const {
+  return {{"view/colormap", colormap_},         {"view/opacity", opacity_},           {"view/grid", gridOn_},
+          {"explain/method", method_, true},     {"masks/masker", masker_},            {"shapley/features", shapFeatures_},
+          {"shapley/estimator", shapEstimator_}, {"shapley/value", shapValue_},        {"shapley/budget", shapBudget_},
+          {"decoding/beams", beams_},            {"decoding/maxLength", maxLength_},   {"decoding/prompt", prompt_},
+          {"view/tab", side_}};
+}
+
 void MainWindow::saveSettings() const {
   QSettings s;
   s.setValue(QStringLiteral("window/geometry"), saveGeometry());
-  s.setValue(QStringLiteral("view/colormap"), colormap_->currentText());
-  s.setValue(QStringLiteral("view/opacity"), opacity_->value());
-  s.setValue(QStringLiteral("view/grid"), gridOn_->isChecked());
-  s.setValue(QStringLiteral("explain/method"), method_->currentIndex());
-  s.setValue(QStringLiteral("masks/masker"), masker_->currentText());
-  s.setValue(QStringLiteral("shapley/features"), shapFeatures_->currentText());
-  s.setValue(QStringLiteral("shapley/estimator"), shapEstimator_->currentText());
-  s.setValue(QStringLiteral("shapley/value"), shapValue_->currentText());
-  s.setValue(QStringLiteral("shapley/budget"), shapBudget_->value());
-  s.setValue(QStringLiteral("decoding/beams"), beams_->value());
-  s.setValue(QStringLiteral("decoding/maxLength"), maxLength_->value());
-  s.setValue(QStringLiteral("decoding/prompt"), prompt_->text());
-  s.setValue(QStringLiteral("view/tab"), side_->currentIndex());
+  for (const Persisted& p : persisted()) {
+    const QString key = QString::fromLatin1(p.key);
+    if (auto* c = qobject_cast<QComboBox*>(p.widget)) s.setValue(key, p.byIndex ? QVariant(c->currentIndex()) : QVariant(c->currentText()));
+    else if (auto* sb = qobject_cast<QSpinBox*>(p.widget)) s.setValue(key, sb->value());
+    else if (auto* sl = qobject_cast<QSlider*>(p.widget)) s.setValue(key, sl->value());
+    else if (auto* cb = qobject_cast<QCheckBox*>(p.widget)) s.setValue(key, cb->isChecked());
+    else if (auto* le = qobject_cast<QLineEdit*>(p.widget)) s.setValue(key, le->text());
+    else if (auto* t = qobject_cast<QTabWidget*>(p.widget)) s.setValue(key, t->currentIndex());
+  }
 }
 
+// A missing key leaves the control as built (its default).
 void MainWindow::restoreSettings() {
   QSettings s;
   if (s.contains(QStringLiteral("window/geometry"))) restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
-  colormap_->setCurrentText(s.value(QStringLiteral("view/colormap"), colormap_->currentText()).toString());
-  opacity_->setValue(s.value(QStringLiteral("view/opacity"), opacity_->value()).toInt());
-  gridOn_->setChecked(s.value(QStringLiteral("view/grid"), false).toBool());
-  method_->setCurrentIndex(std::clamp(s.value(QStringLiteral("explain/method"), 0).toInt(), 0, method_->count() - 1));
-  masker_->setCurrentText(s.value(QStringLiteral("masks/masker"), masker_->currentText()).toString());
-  shapFeatures_->setCurrentText(s.value(QStringLiteral("shapley/features"), shapFeatures_->currentText()).toString());
-  shapEstimator_->setCurrentText(s.value(QStringLiteral("shapley/estimator"), shapEstimator_->currentText()).toString());
-  shapValue_->setCurrentText(s.value(QStringLiteral("shapley/value"), shapValue_->currentText()).toString());
-  shapBudget_->setValue(s.value(QStringLiteral("shapley/budget"), shapBudget_->value()).toInt());
-  beams_->setValue(s.value(QStringLiteral("decoding/beams"), beams_->value()).toInt());
-  maxLength_->setValue(s.value(QStringLiteral("decoding/maxLength"), maxLength_->value()).toInt());
-  prompt_->setText(s.value(QStringLiteral("decoding/prompt")).toString());
-  side_->setCurrentIndex(s.value(QStringLiteral("view/tab"), 0).toInt());
+  for (const Persisted& p : persisted()) {
+    const QString key = QString::fromLatin1(p.key);
+    if (!s.contains(key)) continue;
+    const QVariant v = s.value(key);
+    if (auto* c = qobject_cast<QComboBox*>(p.widget)) {
+      if (p.byIndex) c->setCurrentIndex(std::clamp(v.toInt(), 0, c->count() - 1));
+      else c->setCurrentText(v.toString());
+    } else if (auto* sb = qobject_cast<QSpinBox*>(p.widget)) sb->setValue(v.toInt());
+    else if (auto* sl = qobject_cast<QSlider*>(p.widget)) sl->setValue(v.toInt());
+    else if (auto* cb = qobject_cast<QCheckBox*>(p.widget)) cb->setChecked(v.toBool());
+    else if (auto* le = qobject_cast<QLineEdit*>(p.widget)) le->setText(v.toString());
+    else if (auto* t = qobject_cast<QTabWidget*>(p.widget)) t->setCurrentIndex(v.toInt());
+  }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

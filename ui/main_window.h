@@ -154,6 +154,12 @@ class MainWindow : public QMainWindow {
   void showShapley(int position);
   void rememberRecent(const QString& path);
   void rebuildRecentMenu();
+  struct Persisted {
+    const char* key;      // QSettings key
+    QWidget* widget;      // QComboBox (text), QSpinBox, QSlider, QCheckBox, QLineEdit or QTabWidget
+    bool byIndex = false;  // a combo saved by its index
+  };
+  std::vector<Persisted> persisted() const;
   void saveSettings() const;
   void restoreSettings();
   void showRegeneration(const RegenerateResult& r);
