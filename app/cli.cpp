@@ -77,10 +77,16 @@ const Command kCommands[] = {
      "    shapes-world scenes: scene_SEED.png, scene_SEED_labels.png (0 background, k+1 object k), scenes.json\n"
      "    (caption, the object each word names, objects, VQA questions and answers)"},
     {"train-shapes", cmdTrainShapes,
-     "train-shapes --arch blip-caption|blip-vqa --out DIR [--steps 1500] [--batch 32] [--lr 1e-3] [--weight-decay 0.01] [--warmup 50] [--seed S]\n"
+     "train-shapes --arch blip-caption|blip-vqa|clip --out DIR [--steps 1500] [--batch 32] [--lr 1e-3] [--weight-decay 0.01] [--warmup 50] [--seed S]\n"
      "          [--hidden 64] [--layers 2] [--heads 4] [--intermediate 128] [--image-size 64] [--patch 8] [--scene-size 128]\n"
      "          [--texture] [--distractors] [--eval 200] [--threads N] [--json]\n"
-     "    trains a small BLIP captioner (or VQA model) on shapes-world scenes; writes a Hugging Face checkpoint folder with a model card"},
+     "    trains a small BLIP captioner, BLIP VQA model or CLIP on shapes-world scenes; writes a Hugging Face checkpoint folder with a model card"},
+    {"eval-gt", cmdEvalGt,
+     "eval-gt --model M [--n 200] [--seed S] [--method gradcam,xattn,ig,kernel-grid,kernel-slic,kernel-dff,owen,random]\n"
+     "          [--tolerance-px 0] [--ig-steps 16] [--budget 256] [--grid 5x5] [--slic 40] [--dff-concepts 6] [--no-regenerate]\n"
+     "          [--out DIR] [--json]\n"
+     "    explanations of a shapes-world captioner scored against the exact object masks (pointing game, relevance mass and\n"
+     "    rank per method and layer, a random map as chance) and mask-and-regenerate rates; a Markdown table"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

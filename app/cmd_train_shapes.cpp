@@ -1,5 +1,5 @@
-// vlmscope train-shapes: a small BLIP captioner trained on shapes-world scenes, saved in the
-// Hugging Face layout with a model card, evaluated on held-out scenes.
+// vlmscope train-shapes: a small BLIP captioner / VQA model or CLIP trained on shapes-world
+// scenes, saved in the Hugging Face layout with a model card, evaluated on held-out scenes.
 #include <cstdio>
 
 #include "args.h"
@@ -37,12 +37,26 @@ int cmdTrainShapes(int argc, char** argv) {
   runtime::setThreads(args.intValue("threads", 0, 0, 1024));
   const TrainShapesReport r = trainShapes(o, out, terminalProgress());
   finishProgress();
+  const bool clip = o.arch == "clip";
   if (args.flag("json")) {
     nlohmann::ordered_json j{{"out", out},        {"steps", o.steps},          {"parameters", r.parameters},   {"seconds", r.seconds},
-                             {"first_loss", r.losses.front()}, {"last_loss", r.losses.back()}, {"eval_scenes", r.evalScenes},
-                             {"exact_match", r.exactMatch},    {"word_accuracy", r.wordAccuracy}, {"examples", r.examples},
-                             {"losses", r.losses}};
+                             {"first_loss", r.losses.front()}, {"last_loss", r.losses.back()}, {"eval_scenes", r.evalScenes}};
+    if (clip) {
+      j["retrieval_image_to_text"] = r.retrievalImageToText;
+      j["retrieval_text_to_image"] = r.retrievalTextToImage;
+      j["distinct_captions"] = r.distinctCaptions;
+    } else {
+      j["exact_match"] = r.exactMatch;
+      j["word_accuracy"] = r.wordAccuracy;
+    }
+    j["examples"] = r.examples;
+    j["losses"] = r.losses;
     printJson(j);
+  } else if (clip) {
+    std::printf("trained %s in %.1f s: loss %.3f -> %.3f; held-out (%d scenes, %d distinct captions): image -> text %.1f %%, text -> image %.1f %%\n",
+                out.c_str(), r.seconds, r.losses.front(), r.losses.back(), r.evalScenes, r.distinctCaptions, 100 * r.retrievalImageToText,
+                100 * r.retrievalTextToImage);
+    for (const auto& e : r.examples) std::printf("  %s\n", e.c_str());
   } else {
     std::printf("trained %s in %.1f s: loss %.3f -> %.3f; held-out (%d scenes): exact match %.1f %%, word accuracy %.1f %%\n", out.c_str(),
                 r.seconds, r.losses.front(), r.losses.back(), r.evalScenes, 100 * r.exactMatch, 100 * r.wordAccuracy);

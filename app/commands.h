@@ -17,4 +17,5 @@ int cmdMetrics(int argc, char** argv);
 int cmdBatch(int argc, char** argv);
 int cmdShapes(int argc, char** argv);
 int cmdTrainShapes(int argc, char** argv);
+int cmdEvalGt(int argc, char** argv);
 }  // namespace vlm::cli

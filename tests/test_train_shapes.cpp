@@ -1,5 +1,5 @@
 // VLM_TEST_LABELS: model
-// train-shapes (acceptance 1, first half): a short run trains the app's own BLIP module
+// train-shapes (acceptance 1, first half): a short run trains the app's own BLIP / CLIP module
 // classes on shapes-world scenes and the loss falls clearly within a few dozen steps; the saved
 // folder is a checkpoint like any other (the captioner loads it, its tied word embeddings and
 // LM head are equal, its config is the one asked for); the same seed gives the same losses;
@@ -13,9 +13,14 @@
 
 #include "io/safetensors.h"
 #include "pipeline/captioner.h"
+#include "pipeline/similarity.h"
+#include "text/clip_tokenizer.h"
 #include "pipeline/vqa.h"
 #include "pipeline/train_shapes.h"
 #include "shapes/world.h"
+#include "io/files.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace vlm;
 
@@ -82,6 +87,44 @@ class TestTrainShapes : public QObject {
     const auto vqa = QuestionAnswerer::load(out.string());
     QVERIFY(!vqa->answer(test::loadFixtureImage("astronaut.png"), "how many stars are there?", VqaOptions{}).ids.empty());
     QVERIFY(std::filesystem::exists(out / "training.json"));
+  }
+
+  // CLIP: the contrastive loss falls; the folder is a CLIP checkpoint the similarity model
+  // loads; its trimmed tokenizer (byte symbols + the merges the world's words need) splits every
+  // caption exactly as openai's full tokenizer does, and is far smaller.
+  void clipLossFallsAndTheFolderLoads() {
+    TrainShapesOptions o = quick();
+    o.arch = "clip";
+    o.batch = 16;
+    o.steps = 100;
+    o.learningRate = 1e-2;
+    o.evalScenes = 20;
+    const auto out = std::filesystem::path(tmp_.filePath(QStringLiteral("clip")).toStdString());
+    const TrainShapesReport r = trainShapes(o, out);
+    // First loss: near-uniform over the batch (ln 16 = 2.77), less the shared captions' share.
+    QVERIFY2(r.losses[0] > 2.0 && r.losses[0] < std::log(16.0) + 0.3, qPrintable(QString::number(r.losses[0])));
+    const double first = mean(r.losses, 0, 5), last = mean(r.losses, 95, 100);
+    QVERIFY2(last < 0.75 * first, qPrintable(QStringLiteral("%1 -> %2").arg(first).arg(last)));
+    QCOMPARE(r.evalScenes, 20);
+    QVERIFY(r.distinctCaptions >= 10 && r.distinctCaptions <= 20);
+    const auto clip = SimilarityModel::load(out.string());
+    const shapes::Scene s = shapes::generate(o.world, 5);
+    const auto scores = clip->score(s.image, {s.caption, "a green star"});
+    QCOMPARE(scores.cosine.size(), size_t(2));
+    const auto trimmed = text::ClipTokenizer::fromFolder(out);
+    const auto full = text::ClipTokenizer::fromFolder(std::filesystem::path(VLM_SOURCE_DIR) / "resources" / "tokenizers" / "clip-vit-base-patch32");
+    QVERIFY2(trimmed.vocabSize() < 1000, qPrintable(QString::number(trimmed.vocabSize())));
+    for (uint64_t seed = 1000; seed < 1300; ++seed) {
+      const std::string caption = shapes::generate(o.world, seed).caption;
+      QCOMPARE(trimmed.tokenize(caption), full.tokenize(caption));
+      // The same tokens, renumbered: decoding the trimmed ids gives the caption back.
+      QCOMPARE(trimmed.decode(trimmed.encode(caption), true), caption);
+    }
+    // Any text still tokenizes (byte symbols), with no unknown token.
+    for (int64_t id : trimmed.encode("a cat on a mat!", false)) QVERIFY(id != trimmed.unkId());
+    const auto record = nlohmann::json::parse(io::readFile(out / "training.json"));
+    QCOMPARE(record.at("arch").get<std::string>(), std::string("clip"));
+    QCOMPARE(record.at("retrieval_image_to_text").get<double>(), r.retrievalImageToText);
   }
 
   void sameSeedSameLosses() {

@@ -55,6 +55,25 @@ void writeBlipPreprocessor(const models::BlipConfig& config, const std::filesyst
   io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
 }
 
+void writeClipPreprocessor(const models::ClipConfig& config, const std::filesystem::path& out) {
+  const nlohmann::ordered_json pre{
+      {"crop_size", {{"height", config.vision.imageSize}, {"width", config.vision.imageSize}}},
+      {"do_center_crop", true},
+      {"do_convert_rgb", true},
+      {"do_normalize", true},
+      {"do_rescale", true},
+      {"do_resize", true},
+      {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
+      {"image_processor_type", "CLIPImageProcessor"},
+      {"image_std", {0.26862954, 0.26130258, 0.27577711}},
+      {"processor_class", "CLIPProcessor"},
+      {"resample", 3},
+      {"rescale_factor", 0.00392156862745098},
+      {"size", {{"shortest_edge", config.vision.imageSize}}},
+  };
+  io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
+}
+
 void copyTokenizer(const std::string& name, const std::vector<const char*>& files, const std::filesystem::path& out) {
   const auto dir = runtime::resourceDir() / "tokenizers" / name;
   for (const char* f : files) io::writeFileAtomic(out / f, io::readFile(dir / f));

@@ -12,6 +12,7 @@
 
 #include "common/job.h"
 #include "models/blip/blip_config.h"
+#include "models/clip/clip_config.h"
 
 namespace vlm {
 
@@ -24,6 +25,10 @@ void writeWeights(const torch::nn::Module& model, const std::filesystem::path& f
 
 // preprocessor_config.json of BlipImageProcessor for config.vision.imageSize.
 void writeBlipPreprocessor(const models::BlipConfig& config, const std::filesystem::path& out);
+
+// preprocessor_config.json of CLIPImageProcessor for config.vision.imageSize (shortest edge and
+// centre crop at that size, openai's mean / std).
+void writeClipPreprocessor(const models::ClipConfig& config, const std::filesystem::path& out);
 
 // Copies `files` of resources/tokenizers/NAME into `out`.
 void copyTokenizer(const std::string& name, const std::vector<const char*>& files, const std::filesystem::path& out);

@@ -78,22 +78,7 @@ void makeRandomClip(const std::string& like, const std::filesystem::path& out, u
   config.text.eosTokenId = 2;
   writeRandomWeights(*models::ClipModel(config), out, seed, job);
   io::writeFileAtomic(out / "config.json", models::clipConfigToJson(config).dump(2) + "\n");
-  const nlohmann::ordered_json pre{
-      {"crop_size", {{"height", config.vision.imageSize}, {"width", config.vision.imageSize}}},
-      {"do_center_crop", true},
-      {"do_convert_rgb", true},
-      {"do_normalize", true},
-      {"do_rescale", true},
-      {"do_resize", true},
-      {"image_mean", {0.48145466, 0.4578275, 0.40821073}},
-      {"image_processor_type", "CLIPImageProcessor"},
-      {"image_std", {0.26862954, 0.26130258, 0.27577711}},
-      {"processor_class", "CLIPProcessor"},
-      {"resample", 3},
-      {"rescale_factor", 0.00392156862745098},
-      {"size", {{"shortest_edge", config.vision.imageSize}}},
-  };
-  io::writeFileAtomic(out / "preprocessor_config.json", pre.dump(2) + "\n");
+  writeClipPreprocessor(config, out);
   copyTokenizer("clip-vit-base-patch32", {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"}, out);
   writeReadme(like, out, seed, "similarities");
   job.progress(1.0, "done");

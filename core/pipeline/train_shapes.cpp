@@ -1,5 +1,7 @@
 #include "pipeline/train_shapes.h"
 
+#include "pipeline/train_shapes_impl.h"
+
 #include <chrono>
 #include <cmath>
 #include <numbers>
@@ -24,8 +26,6 @@ namespace {
 
 constexpr const char* kEmbeddings = "text_decoder.bert.embeddings.word_embeddings.weight";
 constexpr const char* kLmHead = "text_decoder.cls.predictions.decoder.weight";
-
-uint64_t trainSeed(uint64_t seed, int step, int i, int batch) { return (seed << 32) + uint64_t(step) * uint64_t(batch) + uint64_t(i); }
 
 // The tokenizer: bert-base-uncased's special tokens and the world's words (each a whole word of
 // the real vocabulary, spelt the same), renumbered: a trimmed vocabulary keeps the embedding
@@ -65,8 +65,6 @@ void writeTokenizer(const std::vector<std::string>& vocab, const std::filesystem
 }
 
 models::BlipConfig configOf(const TrainShapesOptions& o) {
-  if (o.arch != "blip-caption" && o.arch != "blip-vqa")
-    throw Error(ErrorCode::InvalidArgument, "train-shapes: unknown --arch '" + o.arch + "' (blip-caption, blip-vqa)");
   if (o.hiddenSize % o.heads != 0)
     throw Error(ErrorCode::InvalidArgument, "train-shapes: the hidden size must be a multiple of the heads");
   if (o.imageSize % o.patchSize != 0)
@@ -97,28 +95,13 @@ models::BlipConfig configOf(const TrainShapesOptions& o) {
   return c;
 }
 
-double learningRateAt(const TrainShapesOptions& o, int step) {
-  if (step < o.warmupSteps) return o.learningRate * (step + 1) / o.warmupSteps;
-  const double t = double(step - o.warmupSteps) / std::max(1, o.steps - o.warmupSteps);
-  return o.learningRate * (0.1 + 0.9 * 0.5 * (1 + std::cos(std::numbers::pi * t)));
-}
-
-std::vector<std::string> splitWords(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
 void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, const std::filesystem::path& out) {
   std::ostringstream md;
   const bool vqa = o.arch == "blip-vqa";
   md << (vqa ? "# VLMScope shapes-world BLIP question answerer\n\n" : "# VLMScope shapes-world BLIP captioner\n\n")
      << "Trained by VLMScope itself (`vlmscope train-shapes --arch " << o.arch << " --steps " << o.steps << " --batch " << o.batch << " --lr "
      << o.learningRate << " --seed " << o.seed << " --hidden " << o.hiddenSize << " --layers " << o.layers << "`) on synthetic "
-     << "shapes-world scenes (`vlmscope shapes`): " << o.world.minObjects << "-" << o.world.maxObjects << " flat-coloured shapes (circle, "
-     << "square, triangle, star, diamond; red, green, blue, yellow, purple, orange) on a light background, " << o.world.imageSize << " x "
-     << o.world.imageSize << " px" << (o.world.texture ? ", textured" : "") << (o.world.distractors ? ", with distractor lines" : "")
+     << "shapes-world scenes (`vlmscope shapes`): " << train_detail::worldDescription(o)
      << (vqa ? ", each with questions and answers (\"what colour is the star?\" - \"red\", \"how many squares are there?\" - \"two\", "
                "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes one "
                "of its questions, drawn from its seed"
@@ -214,12 +197,73 @@ const shapes::QuestionAnswer& questionOf(const shapes::Scene& s, uint64_t seed) 
 
 }  // namespace
 
-TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem::path& out, const JobContext& job) {
-  const models::BlipConfig config = configOf(o);
-  const bool vqa = o.arch == "blip-vqa";
+namespace train_detail {
+
+double learningRateAt(const TrainShapesOptions& o, int step) {
+  if (step < o.warmupSteps) return o.learningRate * (step + 1) / o.warmupSteps;
+  const double t = double(step - o.warmupSteps) / std::max(1, o.steps - o.warmupSteps);
+  return o.learningRate * (0.1 + 0.9 * 0.5 * (1 + std::cos(std::numbers::pi * t)));
+}
+
+void createOutputFolder(const std::filesystem::path& out) {
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (!std::filesystem::is_directory(out)) throw Error(ErrorCode::Io, "cannot create the folder " + out.string(), out.string());
+}
+
+void optimizerStep(torch::optim::AdamW& optimizer, const std::vector<at::Tensor>& parameters, const TrainShapesOptions& o, int step) {
+  torch::nn::utils::clip_grad_norm_(parameters, 1.0);
+  for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRateAt(o, step));
+  optimizer.step();
+}
+
+std::vector<std::string> splitWords(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string worldDescription(const TrainShapesOptions& o) {
+  std::ostringstream d;
+  d << o.world.minObjects << "-" << o.world.maxObjects << " flat-coloured shapes (circle, square, triangle, star, diamond; red, green, blue, "
+    << "yellow, purple, orange) on a light background, " << o.world.imageSize << " x " << o.world.imageSize << " px"
+    << (o.world.texture ? ", textured" : "") << (o.world.distractors ? ", with distractor lines" : "");
+  return d.str();
+}
+
+void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r, const std::filesystem::path& out) {
+  nlohmann::ordered_json record{
+      {"arch", o.arch}, {"steps", o.steps}, {"batch", o.batch}, {"learning_rate", o.learningRate}, {"weight_decay", o.weightDecay},
+      {"warmup_steps", o.warmupSteps}, {"seed", o.seed}, {"hidden_size", o.hiddenSize}, {"layers", o.layers}, {"heads", o.heads},
+      {"intermediate_size", o.intermediateSize}, {"image_size", o.imageSize}, {"patch_size", o.patchSize},
+      {"world", {{"image_size", o.world.imageSize}, {"min_objects", o.world.minObjects}, {"max_objects", o.world.maxObjects},
+                 {"min_radius", o.world.minRadius}, {"max_radius", o.world.maxRadius}, {"texture", o.world.texture}, {"distractors", o.world.distractors}}},
+      {"eval_scenes", r.evalScenes}};
+  if (o.arch == "clip") {
+    record["retrieval_image_to_text"] = r.retrievalImageToText;
+    record["retrieval_text_to_image"] = r.retrievalTextToImage;
+    record["distinct_captions"] = r.distinctCaptions;
+  } else {
+    record["exact_match"] = r.exactMatch;
+    record["word_accuracy"] = r.wordAccuracy;
+  }
+  record["parameters"] = r.parameters;
+  record["seconds"] = r.seconds;
+  record["first_loss"] = r.losses.front();
+  record["last_loss"] = r.losses.back();
+  io::writeFileAtomic(out / "training.json", record.dump(2) + "\n");
+}
+
+}  // namespace train_detail
+
+TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem::path& out, const JobContext& job) {
+  if (o.arch == "clip") return train_detail::trainShapesClip(o, out, job);
+  if (o.arch != "blip-caption" && o.arch != "blip-vqa")
+    throw Error(ErrorCode::InvalidArgument, "train-shapes: unknown --arch '" + o.arch + "' (blip-caption, blip-vqa, clip)");
+  const models::BlipConfig config = configOf(o);
+  const bool vqa = o.arch == "blip-vqa";
+  train_detail::createOutputFolder(out);
   writeTokenizer(trimmedVocabulary(), out);
   const auto tokenizer = text::WordPieceTokenizer::fromFolder(out);
   vision::ImageProcessorConfig processor = vision::ImageProcessorConfig::blipDefaults();
@@ -253,7 +297,7 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     std::vector<at::Tensor> pixels;
     std::vector<std::vector<int64_t>> texts, questions;
     for (int i = 0; i < o.batch; ++i) {
-      const uint64_t seed = trainSeed(o.seed, step, i, o.batch);
+      const uint64_t seed = train_detail::trainSeed(o.seed, step, i, o.batch);
       const shapes::Scene s = shapes::generate(o.world, seed);
       pixels.push_back(pixelValuesFor(s.image, processor, config.vision.imageSize, at::kCPU));
       if (vqa) {
@@ -283,9 +327,7 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
       params.at(kEmbeddings).mutable_grad().copy_(g);
       params.at(kLmHead).mutable_grad().copy_(g);
     }
-    torch::nn::utils::clip_grad_norm_(module->parameters(), 1.0);
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(learningRateAt(o, step));
-    optimizer.step();
+    train_detail::optimizerStep(optimizer, module->parameters(), o, step);
     report.losses.push_back(loss.item<double>());
     job.progress(0.9 * double(step + 1) / o.steps, "training");
   }
@@ -301,27 +343,27 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     job.progress(0.9, "evaluating");
     size_t words = 0, right = 0;
     int exact = 0, asked = 0;
-    auto score = [&](const std::string& truth, const std::string& got) {
+    auto score = [&](const std::string& truth, const std::string& got, const std::string& context) {
       ++asked;
       exact += got == truth;
-      const auto t = splitWords(truth), g = splitWords(got);
+      const auto t = train_detail::splitWords(truth), g = train_detail::splitWords(got);
       for (size_t w = 0; w < t.size(); ++w) right += w < g.size() && g[w] == t[w];
       words += t.size();
-      if (report.examples.size() < 5) report.examples.push_back(truth + " -> " + got);
+      if (report.examples.size() < 5) report.examples.push_back(context + truth + " -> " + got);
     };
     if (vqa) {
       const auto model = QuestionAnswerer::load(out.string());
       for (int i = 0; i < o.evalScenes; ++i) {
         job.throwIfCancelled();
         const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
-        for (const auto& qa : s.questions) score(qa.question + " " + qa.answer, qa.question + " " + model->answer(s.image, qa.question, VqaOptions{}).answer);
+        for (const auto& qa : s.questions) score(qa.answer, model->answer(s.image, qa.question, VqaOptions{}).answer, qa.question + " ");
       }
     } else {
       const auto model = Captioner::load(out.string());
       for (int i = 0; i < o.evalScenes; ++i) {
         job.throwIfCancelled();
         const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
-        score(s.caption, model->caption(s.image, CaptionOptions{}).caption);
+        score(s.caption, model->caption(s.image, CaptionOptions{}).caption, "");
       }
     }
     report.evalScenes = o.evalScenes;
@@ -329,16 +371,7 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     report.wordAccuracy = words ? double(right) / double(words) : 0;
   }
   writeModelCard(o, report, out);
-  // What reproduces this folder, and what it scored (read back by the tests).
-  const nlohmann::ordered_json record{
-      {"arch", o.arch}, {"steps", o.steps}, {"batch", o.batch}, {"learning_rate", o.learningRate}, {"weight_decay", o.weightDecay},
-      {"warmup_steps", o.warmupSteps}, {"seed", o.seed}, {"hidden_size", o.hiddenSize}, {"layers", o.layers}, {"heads", o.heads},
-      {"intermediate_size", o.intermediateSize}, {"image_size", o.imageSize}, {"patch_size", o.patchSize},
-      {"world", {{"image_size", o.world.imageSize}, {"min_objects", o.world.minObjects}, {"max_objects", o.world.maxObjects},
-                 {"min_radius", o.world.minRadius}, {"max_radius", o.world.maxRadius}, {"texture", o.world.texture}, {"distractors", o.world.distractors}}},
-      {"eval_scenes", report.evalScenes}, {"exact_match", report.exactMatch}, {"word_accuracy", report.wordAccuracy},
-      {"parameters", report.parameters}, {"seconds", report.seconds}, {"first_loss", report.losses.front()}, {"last_loss", report.losses.back()}};
-  io::writeFileAtomic(out / "training.json", record.dump(2) + "\n");
+  train_detail::writeTrainingRecord(o, report, out);
   job.progress(1.0, "done");
   return report;
 }

@@ -1,8 +1,9 @@
 #pragma once
-// `vlmscope train-shapes`: a small BLIP captioning (or VQA) model trained by VLMScope on shapes-world
-// scenes, with the same module classes the app runs, saved in the Hugging Face layout
-// (config.json, model.safetensors, preprocessor_config.json, BERT tokenizer files with the
-// vocabulary trimmed to the world's words, and a model card), then evaluated on held-out scenes by loading the saved folder like any model.
+// `vlmscope train-shapes`: a small BLIP captioning or VQA model, or a CLIP model, trained by
+// VLMScope on shapes-world scenes with the same module classes the app runs, saved in the Hugging
+// Face layout (config.json, model.safetensors, preprocessor_config.json, the real tokenizer's
+// files with the vocabulary trimmed to what the world's words need, and a model card), then
+// evaluated on held-out scenes by loading the saved folder like any model.
 // No LibTorch types in this header.
 
 #include <cstdint>
@@ -16,7 +17,7 @@
 namespace vlm {
 
 struct TrainShapesOptions {
-  std::string arch = "blip-caption";  // blip-caption | blip-vqa
+  std::string arch = "blip-caption";  // blip-caption | blip-vqa | clip
   int steps = 1500;
   int batch = 32;
   double learningRate = 1e-3;  // AdamW, linear warm-up then cosine decay to a tenth
@@ -36,7 +37,11 @@ struct TrainShapesReport {
   int64_t parameters = 0;
   int evalScenes = 0;
   double exactMatch = 0;    // held-out captions equal to the scene's caption (VQA: answers right, every question)
-  double wordAccuracy = 0;  // held-out caption words equal to the scene's word at that position
+  double wordAccuracy = 0;  // held-out caption (VQA: answer) words equal to the true word at that position
+  // CLIP: held-out retrieval among the distinct captions of the held-out scenes (top-1; a caption
+  // shared by several scenes counts as that text): image -> text, and text -> image.
+  double retrievalImageToText = 0, retrievalTextToImage = 0;
+  int distinctCaptions = 0;
   std::vector<std::string> examples;  // a few "truth -> generated" lines
 };
 
