@@ -51,11 +51,8 @@ int main(int argc, char** argv) {
     }
     options.imagePath = QString::fromLocal8Bit(argv[i]);
   }
-  // Without --model the bundled demo model is loaded; the window says what it is.
-  const std::filesystem::path demo = vlm::runtime::resourceDir() / "models" / "shapes-blip-caption";
-  if (options.modelPath.isEmpty()) options.modelPath = QString::fromStdString(demo.string());
-  std::error_code ec;
-  options.demoModel = std::filesystem::equivalent(options.modelPath.toStdString(), demo, ec);
+  // A slot given no model gets the bundled shapes-world demo model; the window says which are demos.
+  vlm::ui::applyBundledModels(options);
   const bool platformGiven = std::getenv("QT_QPA_PLATFORM") != nullptr ||
                              std::find_if(argv, argv + argc, [](const char* a) { return std::strcmp(a, "-platform") == 0; }) != argv + argc;
   if (!platformGiven && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {

@@ -1,17 +1,22 @@
 // VLM_TEST_LABELS: model
-// The bundled shapes-world captioner (resources/models/shapes-blip-caption, trained by
-// `vlmscope train-shapes`): it captions the bundled demo scene right, and on held-out scenes it
-// scores what its training record (training.json, also in its model card) says, to the scene:
-// the same 200 held-out seeds, captioned here through the app's own loading path.
+// The bundled shapes-world models (resources/models/shapes-blip-caption, shapes-blip-vqa,
+// shapes-clip, trained by `vlmscope train-shapes`): the captioner captions the bundled demo
+// scene right, and on held-out scenes each model scores what its training record
+// (training.json, also in its model card) says, to the scene: the same held-out seeds,
+// captioned / answered / retrieved here through the app's own loading path, scored here.
 #include "testing.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "io/files.h"
 #include "pipeline/captioner.h"
+#include "pipeline/similarity.h"
+#include "pipeline/vqa.h"
 #include "pipeline/train_shapes.h"
 #include "runtime/runtime.h"
 #include "shapes/world.h"
@@ -47,6 +52,59 @@ class TestBundledShapesModel : public QObject {
     const double accuracy = double(exact) / o.evalScenes;
     QCOMPARE(accuracy, record.at("exact_match").get<double>());
     QVERIFY2(accuracy > 0.5, qPrintable(QString::number(accuracy)));  // far above chance (1 in thousands of captions)
+  }
+
+  // Every question of every held-out scene (colour, count, exists, shape), answered right as
+  // often as recorded; and far more often than the most frequent answer of each kind would be.
+  void vqaHeldOutAccuracyIsAsRecorded() {
+    const auto dir = dir_.parent_path() / "shapes-blip-vqa";
+    const TrainShapesOptions o = readTrainingRecord(dir / "training.json");
+    const auto record = nlohmann::json::parse(io::readFile(dir / "training.json"));
+    const auto vqa = QuestionAnswerer::load(dir.string());
+    int right = 0, asked = 0;
+    std::map<std::string, std::map<std::string, int>> answersByKind;
+    for (int i = 0; i < o.evalScenes; ++i) {
+      const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
+      for (const auto& qa : s.questions) {
+        right += vqa->answer(s.image, qa.question, VqaOptions{}).answer == qa.answer;
+        ++asked;
+        ++answersByKind[qa.kind][qa.answer];
+      }
+    }
+    const double accuracy = double(right) / asked;
+    QCOMPARE(accuracy, record.at("exact_match").get<double>());
+    int majority = 0;
+    for (const auto& [kind, answers] : answersByKind) {
+      int most = 0;
+      for (const auto& [answer, n] : answers) most = std::max(most, n);
+      majority += most;
+    }
+    const double baseline = double(majority) / asked;  // always the most frequent answer of the question's kind
+    QVERIFY2(accuracy > baseline + 0.2, qPrintable(QStringLiteral("%1 vs majority %2").arg(accuracy).arg(baseline)));
+  }
+
+  // Top-1 retrieval among the distinct captions of the held-out scenes, as recorded; chance is
+  // one in the number of distinct captions.
+  void clipHeldOutRetrievalIsAsRecorded() {
+    const auto dir = dir_.parent_path() / "shapes-clip";
+    const TrainShapesOptions o = readTrainingRecord(dir / "training.json");
+    const auto record = nlohmann::json::parse(io::readFile(dir / "training.json"));
+    const auto clip = SimilarityModel::load(dir.string());
+    std::vector<shapes::Scene> scenes;
+    std::vector<std::string> distinct;
+    for (int i = 0; i < o.evalScenes; ++i) {
+      scenes.push_back(shapes::generate(o.world, heldOutSeed(o.seed, i)));
+      if (std::find(distinct.begin(), distinct.end(), scenes.back().caption) == distinct.end()) distinct.push_back(scenes.back().caption);
+    }
+    int right = 0;
+    for (const auto& s : scenes) {
+      const auto cosine = clip->score(s.image, distinct).cosine;
+      right += distinct[size_t(std::max_element(cosine.begin(), cosine.end()) - cosine.begin())] == s.caption;
+    }
+    const double accuracy = double(right) / double(scenes.size());
+    QCOMPARE(accuracy, record.at("retrieval_image_to_text").get<double>());
+    QCOMPARE(record.at("distinct_captions").get<int>(), int(distinct.size()));
+    QVERIFY2(accuracy > 20.0 / double(distinct.size()), qPrintable(QString::number(accuracy)));  // 20x chance
   }
 };
 

@@ -25,6 +25,10 @@
 #include "pipeline/shap.h"
 #include "pipeline/vqa.h"
 #include "token_bar.h"
+#include "io/files.h"
+#include "shapes/world.h"
+
+#include <nlohmann/json.hpp>
 
 using namespace vlm;
 
@@ -65,6 +69,41 @@ class TestMainWindow : public QObject {
     bool warned = false;
     for (auto* label : w.findChildren<QLabel*>()) warned |= label->text().contains(QStringLiteral("DEMO"));
     QVERIFY(warned);
+  }
+
+  // Acceptance (issue 7): started as ./run.sh starts it (the demo image, no model given), the
+  // window loads the bundled shapes-world captioner, VQA model and CLIP, says they are the demo
+  // models, captions the demo scene right (the world's own caption of its seed) and answers a
+  // typed question as the bundled VQA model does.
+  void bundledModelsOnTheDemoScene() {
+    ui::StartOptions o;
+    o.imagePath = QString::fromStdString((std::filesystem::path(VLM_SOURCE_DIR) / "resources" / "images" / "demo.png").string());
+    ui::applyBundledModels(o);
+    QVERIFY(o.demoModel && o.demoVqaModel && o.demoClipModel);
+    ui::MainWindow w(o);
+    w.show();
+    QSignalSpy captioned(&w, &ui::MainWindow::captionReady);
+    QSignalSpy vqaReady(&w, &ui::MainWindow::vqaModelReady);
+    QSignalSpy clipReady(&w, &ui::MainWindow::clipModelReady);
+    QVERIFY(captioned.count() > 0 || captioned.wait(60000));
+    QVERIFY(vqaReady.count() > 0 || vqaReady.wait(60000));
+    QVERIFY(clipReady.count() > 0 || clipReady.wait(60000));
+    const auto demo = nlohmann::json::parse(io::readFile(std::filesystem::path(VLM_SOURCE_DIR) / "resources" / "images" / "demo.json"));
+    const shapes::Scene scene = shapes::generate(shapes::WorldOptions{}, demo.at("seed").get<uint64_t>());
+    QCOMPARE(w.captionText(), QString::fromStdString(scene.caption));
+    bool warned = false;
+    for (auto* label : w.findChildren<QLabel*>())
+      warned |= label->text().contains(QStringLiteral("DEMO models (captioner, VQA, CLIP)"));
+    QVERIFY(warned);
+    auto* field = w.findChild<QLineEdit*>();
+    QVERIFY(field);
+    const std::string question = scene.questions.front().question;
+    QSignalSpy answered(&w, &ui::MainWindow::answerReady);
+    QTest::keyClicks(field, QString::fromStdString(question));
+    QTest::keyClick(field, Qt::Key_Return);
+    QVERIFY(answered.wait(60000));
+    const auto vqa = QuestionAnswerer::load(o.vqaModelPath.toStdString());
+    QCOMPARE(answered.at(0).at(0).toString(), QString::fromStdString(vqa->answer(scene.image, question, {}).answer));
   }
 
   // Real mouse and keyboard events: clicking a token chip explains it (an overlay appears on

@@ -59,6 +59,7 @@
 #include "pipeline/vqa.h"
 #include "render/charts.h"
 #include "render/colormap.h"
+#include "runtime/runtime.h"
 #include "shap_view.h"
 #include "token_bar.h"
 
@@ -491,6 +492,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
       shoot();
     });
     else if (options.explainToken > 0) connect(this, &MainWindow::explanationReady, this, shoot);
+    else if (!options.question.isEmpty() && !options.vqaModelPath.isEmpty()) connect(this, &MainWindow::answerReady, this, shoot);
     else connect(this, &MainWindow::captionReady, this, shoot);
     connect(this, &MainWindow::workFailed, this, shoot);
     // Without an image there is no caption to wait for: the window is ready once the model is.
@@ -807,14 +809,27 @@ void MainWindow::loadClipModel(const QString& spec) {
       });
 }
 
-// The line under the model bar: only what needs saying (the demo checkpoint's warning).
+// The line under the model bar: only what needs saying (which loaded models are the bundled
+// demo ones, and where the real ones come from).
 void MainWindow::updateModelSummary() {
-  if (options_.demoModel && captionSpec_ == options_.modelPath) {
-    modelLabel_->setText(tr("Model: %1 - the bundled DEMO model: a small BLIP captioner VLMScope trained on its synthetic shapes world "
-                            "(vlmscope train-shapes); it knows only flat coloured shapes. For real photos pick "
-                            "Salesforce/blip-image-captioning-base in the model bar "
-                            "(after: huggingface-cli download Salesforce/blip-image-captioning-base).")
-                             .arg(captionSpec_));
+  QStringList demos, real;
+  if (options_.demoModel && !captionSpec_.isEmpty() && captionSpec_ == options_.modelPath) {
+    demos << tr("captioner");
+    real << QStringLiteral("Salesforce/blip-image-captioning-base");
+  }
+  if (options_.demoVqaModel && !vqaSpec_.isEmpty() && vqaSpec_ == options_.vqaModelPath) {
+    demos << tr("VQA");
+    real << QStringLiteral("Salesforce/blip-vqa-base");
+  }
+  if (options_.demoClipModel && !clipSpec_.isEmpty() && clipSpec_ == options_.clipModelPath) {
+    demos << tr("CLIP");
+    real << QStringLiteral("openai/clip-vit-base-patch32");
+  }
+  if (!demos.isEmpty()) {
+    modelLabel_->setText(tr("The bundled DEMO models (%1): small BLIP / CLIP models VLMScope trained on its synthetic shapes world "
+                            "(vlmscope train-shapes); they know only flat coloured shapes. For real photos pick %2 in the model bar "
+                            "(after: huggingface-cli download %3).")
+                             .arg(demos.join(QStringLiteral(", ")), real.join(QStringLiteral(", ")), real.join(QStringLiteral(" / "))));
     modelLabel_->setVisible(true);
   } else {
     modelLabel_->clear();
@@ -1386,6 +1401,19 @@ QString MainWindow::regenerationText() const {
   QTextDocument d;
   d.setHtml(regenerationLabel_->text());
   return d.toPlainText();
+}
+
+void applyBundledModels(StartOptions& options) {
+  const std::filesystem::path bundled = runtime::resourceDir() / "models";
+  auto bundledDefault = [&](QString& path, const char* name) {
+    const std::filesystem::path demo = bundled / name;
+    if (path.isEmpty() && std::filesystem::is_directory(demo)) path = QString::fromStdString(demo.string());
+    std::error_code ec;
+    return !path.isEmpty() && std::filesystem::equivalent(path.toStdString(), demo, ec);
+  };
+  options.demoModel = bundledDefault(options.modelPath, "shapes-blip-caption");
+  options.demoVqaModel = bundledDefault(options.vqaModelPath, "shapes-blip-vqa");
+  options.demoClipModel = bundledDefault(options.clipModelPath, "shapes-clip");
 }
 
 int runGui(int argc, char** argv, const StartOptions& options) {

@@ -62,7 +62,9 @@ struct LayerCounts {
 struct StartOptions {
   QString modelPath;        // checkpoint folder or hub id; empty: none loaded
   QString imagePath;        // image to open at start; empty: none
-  bool demoModel = false;   // the model is the bundled tiny demo checkpoint
+  bool demoModel = false;   // the captioner is the bundled shapes-world demo checkpoint
+  bool demoVqaModel = false;   // ... the VQA model
+  bool demoClipModel = false;  // ... the CLIP model
   QString screenshotPath;   // save the window there once the first caption is shown, then quit
   int explainToken = 0;     // > 0: explain this token once the caption is shown (screenshots)
   std::vector<QRectF> masks;  // image pixels: drawn and regenerated once the caption (and token) is shown
@@ -230,6 +232,11 @@ class MainWindow : public QMainWindow {
 };
 
 // Runs the GUI event loop (QApplication must not exist yet).
+// Every model slot left empty gets the bundled shapes-world demo model of resources/models
+// (shapes-blip-caption, shapes-blip-vqa, shapes-clip, where present), and demoModel /
+// demoVqaModel / demoClipModel say which slots hold them (given or defaulted).
+void applyBundledModels(StartOptions& options);
+
 int runGui(int argc, char** argv, const StartOptions& options);
 
 }  // namespace vlm::ui

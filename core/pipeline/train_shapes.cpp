@@ -99,8 +99,7 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
   std::ostringstream md;
   const bool vqa = o.arch == "blip-vqa";
   md << (vqa ? "# VLMScope shapes-world BLIP question answerer\n\n" : "# VLMScope shapes-world BLIP captioner\n\n")
-     << "Trained by VLMScope itself (`vlmscope train-shapes --arch " << o.arch << " --steps " << o.steps << " --batch " << o.batch << " --lr "
-     << o.learningRate << " --seed " << o.seed << " --hidden " << o.hiddenSize << " --layers " << o.layers << "`) on synthetic "
+     << "Trained by VLMScope itself (`" << train_detail::recipeCommand(o) << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << train_detail::worldDescription(o)
      << (vqa ? ", each with questions and answers (\"what colour is the star?\" - \"red\", \"how many squares are there?\" - \"two\", "
                "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes one "
@@ -119,8 +118,8 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
      << "Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
   if (r.evalScenes > 0)
     md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), greedy decoding: "
-       << (vqa ? "answer accuracy (every question of every scene) " : "caption exact match ") << 100 * r.exactMatch << " %, word accuracy "
-       << 100 * r.wordAccuracy << " %.\n\n";
+       << (vqa ? "answer accuracy (every question of every scene) " : "caption exact match ") << train_detail::percent(r.exactMatch)
+       << " %, word accuracy " << train_detail::percent(r.wordAccuracy) << " %.\n\n";
   md << "Not a real-world model: it only knows this world. For real photos use "
      << (vqa ? "Salesforce/blip-vqa-base" : "Salesforce/blip-image-captioning-base") << ".\n";
   io::writeFileAtomic(out / "README.md", md.str());
@@ -224,6 +223,22 @@ std::vector<std::string> splitWords(const std::string& s) {
   return out;
 }
 
+std::string recipeCommand(const TrainShapesOptions& o) {
+  std::ostringstream c;
+  c << "vlmscope train-shapes --arch " << o.arch << " --steps " << o.steps << " --batch " << o.batch << " --lr " << o.learningRate
+    << " --weight-decay " << o.weightDecay << " --warmup " << o.warmupSteps << " --seed " << o.seed << " --hidden " << o.hiddenSize
+    << " --layers " << o.layers << " --heads " << o.heads << " --intermediate " << o.intermediateSize << " --image-size " << o.imageSize
+    << " --patch " << o.patchSize << " --scene-size " << o.world.imageSize << (o.world.texture ? " --texture" : "")
+    << (o.world.distractors ? " --distractors" : "") << " --eval " << o.evalScenes << " --threads " << runtime::threads() << " --out DIR";
+  return c.str();
+}
+
+std::string percent(double share) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f", 100 * share);
+  return b;
+}
+
 std::string worldDescription(const TrainShapesOptions& o) {
   std::ostringstream d;
   d << o.world.minObjects << "-" << o.world.maxObjects << " flat-coloured shapes (circle, square, triangle, star, diamond; red, green, blue, "
@@ -250,6 +265,7 @@ void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r
   }
   record["parameters"] = r.parameters;
   record["seconds"] = r.seconds;
+  record["threads"] = runtime::threads();  // from the same seed and thread count the run is bit-identical
   record["first_loss"] = r.losses.front();
   record["last_loss"] = r.losses.back();
   io::writeFileAtomic(out / "training.json", record.dump(2) + "\n");

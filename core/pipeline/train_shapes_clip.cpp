@@ -158,8 +158,7 @@ at::Tensor rows(const std::vector<std::vector<int64_t>>& r) {
 void writeClipModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, int64_t vocabSize, const std::filesystem::path& out) {
   std::ostringstream md;
   md << "# VLMScope shapes-world CLIP\n\n"
-     << "Trained by VLMScope itself (`vlmscope train-shapes --arch clip --steps " << o.steps << " --batch " << o.batch << " --lr "
-     << o.learningRate << " --seed " << o.seed << " --hidden " << o.hiddenSize << " --layers " << o.layers << "`) on synthetic "
+     << "Trained by VLMScope itself (`" << recipeCommand(o) << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << worldDescription(o) << ", each with its caption (\"a red circle above a blue square\"). "
      << "Every training step draws " << o.batch << " fresh scenes, so no scene is seen twice.\n\n"
      << "Architecture: CLIPModel (the layout of openai/clip-vit-base-patch32), vision and text " << o.layers << " layers, hidden size "
@@ -174,8 +173,8 @@ void writeClipModelCard(const TrainShapesOptions& o, const TrainShapesReport& r,
      << " s. Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
   if (r.evalScenes > 0)
     md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), top-1 retrieval among their " << r.distinctCaptions
-       << " distinct captions: image -> text " << 100 * r.retrievalImageToText << " %, text -> image " << 100 * r.retrievalTextToImage
-       << " % (chance: " << 100.0 / std::max(1, r.distinctCaptions) << " %).\n\n";
+       << " distinct captions: image -> text " << percent(r.retrievalImageToText) << " %, text -> image " << percent(r.retrievalTextToImage)
+       << " % (chance: " << percent(1.0 / std::max(1, r.distinctCaptions)) << " %).\n\n";
   md << "Not a real-world model: it only knows this world. For real photos use openai/clip-vit-base-patch32.\n";
   io::writeFileAtomic(out / "README.md", md.str());
 }

@@ -31,6 +31,12 @@ std::vector<std::string> splitWords(const std::string& s);
 // "1-4 flat-coloured shapes (...) on a light background, 128 x 128 px" for the model cards.
 std::string worldDescription(const TrainShapesOptions& o);
 
+// The command that reproduces a run: "vlmscope train-shapes --arch ... --eval N" with every option.
+std::string recipeCommand(const TrainShapesOptions& o);
+
+// A share as a percentage with one decimal ("68.5").
+std::string percent(double share);
+
 // training.json: the options that reproduce the folder and what it scored.
 void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r, const std::filesystem::path& out);
 
