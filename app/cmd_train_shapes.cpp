@@ -13,7 +13,7 @@ namespace vlm::cli {
 int cmdTrainShapes(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"arch", "out", "steps", "batch", "lr", "weight-decay", "warmup", "seed", "hidden", "layers", "heads", "intermediate", "image-size",
-             "patch", "scene-size", "eval", "threads"},
+             "patch", "scene-size", "eval", "threads", "questions"},
             {"texture", "distractors", "json"});
   TrainShapesOptions o;
   o.arch = args.value("arch").value_or(o.arch);
@@ -34,6 +34,7 @@ int cmdTrainShapes(int argc, char** argv) {
   o.world.texture = args.flag("texture");
   o.world.distractors = args.flag("distractors");
   o.evalScenes = args.intValue("eval", o.evalScenes, 0, 1000000);
+  o.questionsPerScene = args.intValue("questions", o.questionsPerScene, 0, 1000);
   runtime::setThreads(args.intValue("threads", 0, 0, 1024));
   const TrainShapesReport r = trainShapes(o, out, terminalProgress());
   finishProgress();

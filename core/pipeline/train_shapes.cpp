@@ -102,8 +102,10 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
      << "Trained by VLMScope itself (`" << train_detail::recipeCommand(o) << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << train_detail::worldDescription(o)
      << (vqa ? ", each with questions and answers (\"what colour is the star?\" - \"red\", \"how many squares are there?\" - \"two\", "
-               "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes one "
-               "of its questions, drawn from its seed"
+               "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes "
+            + (o.questionsPerScene == 1 ? std::string("one of its questions, drawn from its seed")
+               : o.questionsPerScene == 0 ? std::string("all of its questions (its image encoded once)")
+                                          : "its first " + std::to_string(o.questionsPerScene) + " questions (its image encoded once)")
              : ", captioned by a small grammar (\"a red circle above a blue square\")")
      << ". Every training step draws " << o.batch << " fresh scenes, so no scene is seen twice.\n\n"
      << "Architecture: " << (vqa ? "BlipForQuestionAnswering (the layout of Salesforce/blip-vqa-base)" : "BlipForConditionalGeneration (the layout of Salesforce/blip-image-captioning-base)")
@@ -153,6 +155,7 @@ TrainShapesOptions readTrainingRecord(const std::filesystem::path& file) {
     o.world.texture = w.at("texture").get<bool>();
     o.world.distractors = w.at("distractors").get<bool>();
     o.evalScenes = j.at("eval_scenes").get<int>();
+    o.questionsPerScene = j.value("questions_per_scene", 1);  // absent in records from before the option
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::Corrupt, file.string() + ": " + e.what(), file.string());
   }
@@ -229,7 +232,8 @@ std::string recipeCommand(const TrainShapesOptions& o) {
     << " --weight-decay " << o.weightDecay << " --warmup " << o.warmupSteps << " --seed " << o.seed << " --hidden " << o.hiddenSize
     << " --layers " << o.layers << " --heads " << o.heads << " --intermediate " << o.intermediateSize << " --image-size " << o.imageSize
     << " --patch " << o.patchSize << " --scene-size " << o.world.imageSize << (o.world.texture ? " --texture" : "")
-    << (o.world.distractors ? " --distractors" : "") << " --eval " << o.evalScenes << " --threads " << runtime::threads() << " --out DIR";
+    << (o.world.distractors ? " --distractors" : "") << " --eval " << o.evalScenes << (o.arch == "blip-vqa" ? " --questions " + std::to_string(o.questionsPerScene) : std::string())
+    << " --threads " << runtime::threads() << " --out DIR";
   return c.str();
 }
 
@@ -255,6 +259,7 @@ void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r
       {"world", {{"image_size", o.world.imageSize}, {"min_objects", o.world.minObjects}, {"max_objects", o.world.maxObjects},
                  {"min_radius", o.world.minRadius}, {"max_radius", o.world.maxRadius}, {"texture", o.world.texture}, {"distractors", o.world.distractors}}},
       {"eval_scenes", r.evalScenes}};
+  if (o.arch == "blip-vqa") record["questions_per_scene"] = o.questionsPerScene;
   if (o.arch == "clip") {
     record["retrieval_image_to_text"] = r.retrievalImageToText;
     record["retrieval_text_to_image"] = r.retrievalTextToImage;
@@ -312,14 +317,20 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     // question per scene as [CLS] words [SEP] with its answer as [DEC] words [SEP].
     std::vector<at::Tensor> pixels;
     std::vector<std::vector<int64_t>> texts, questions;
+    std::vector<int64_t> sceneOf;  // VQA: the scene of each question
     for (int i = 0; i < o.batch; ++i) {
       const uint64_t seed = train_detail::trainSeed(o.seed, step, i, o.batch);
       const shapes::Scene s = shapes::generate(o.world, seed);
       pixels.push_back(pixelValuesFor(s.image, processor, config.vision.imageSize, at::kCPU));
       if (vqa) {
-        const shapes::QuestionAnswer& qa = questionOf(s, seed);
-        questions.push_back(tokenizer.encode(qa.question, true));
-        texts.push_back(sequence(tokenizer, qa.answer, bos, sep));
+        auto ask = [&](const shapes::QuestionAnswer& qa) {
+          questions.push_back(tokenizer.encode(qa.question, true));
+          texts.push_back(sequence(tokenizer, qa.answer, bos, sep));
+          sceneOf.push_back(i);
+        };
+        if (o.questionsPerScene == 1) ask(questionOf(s, seed));
+        else
+          for (size_t k = 0; k < s.questions.size() && (o.questionsPerScene == 0 || int(k) < o.questionsPerScene); ++k) ask(s.questions[k]);
       } else {
         texts.push_back(sequence(tokenizer, s.caption, bos, sep));
       }
@@ -329,7 +340,9 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     at::Tensor loss;
     if (vqa) {
       const at::Tensor q = padded(questions, pad), mask = q.ne(pad).to(at::kLong);
-      const at::Tensor states = answerer->encodeQuestion(answerer->encodeImage(x), q, mask);
+      // The image encoded once per scene, its embeddings shared by the scene's questions.
+      const at::Tensor image = answerer->encodeImage(x).index_select(0, at::tensor(sceneOf, at::kLong));
+      const at::Tensor states = answerer->encodeQuestion(image, q, mask);
       loss = nextTokenLoss(answerer->answerLogits(states, mask, ids), ids, pad);
     } else {
       loss = nextTokenLoss(captioner->decode(captioner->encodeImage(x), ids), ids, pad);

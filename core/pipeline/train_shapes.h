@@ -29,6 +29,7 @@ struct TrainShapesOptions {
   int imageSize = 64, patchSize = 8;  // the vision input (the processor resizes the scenes)
   shapes::WorldOptions world;         // the scenes
   int evalScenes = 200;               // held out (seeds disjoint from the training scenes); 0: none
+  int questionsPerScene = 1;          // VQA: 1 = one question drawn per scene and step; N = its first N; 0 = all of them
 };
 
 struct TrainShapesReport {
