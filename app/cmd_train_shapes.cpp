@@ -13,8 +13,17 @@ namespace vlm::cli {
 int cmdTrainShapes(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"arch", "out", "steps", "batch", "lr", "weight-decay", "warmup", "seed", "hidden", "layers", "heads", "intermediate", "image-size",
-             "patch", "scene-size", "eval", "threads", "questions"},
+             "patch", "scene-size", "eval", "threads", "questions", "evaluate"},
             {"texture", "distractors", "json"});
+  if (auto dir = args.value("evaluate")) {
+    runtime::setThreads(args.intValue("threads", 0, 0, 1024));
+    const TrainShapesReport r = evaluateShapesModel(*dir, terminalProgress());
+    finishProgress();
+    std::printf("%s: held-out (%d scenes) exact match %.1f %%, same meaning %.1f %%, word accuracy %.1f %%, retrieval %.1f %% / %.1f %%\n",
+                dir->c_str(), r.evalScenes, 100 * r.exactMatch, 100 * r.meaningMatch, 100 * r.wordAccuracy, 100 * r.retrievalImageToText,
+                100 * r.retrievalTextToImage);
+    return 0;
+  }
   TrainShapesOptions o;
   o.arch = args.value("arch").value_or(o.arch);
   const std::string out = args.required("out");
@@ -48,6 +57,7 @@ int cmdTrainShapes(int argc, char** argv) {
       j["distinct_captions"] = r.distinctCaptions;
     } else {
       j["exact_match"] = r.exactMatch;
+      if (o.arch == "blip-caption") j["meaning_match"] = r.meaningMatch;
       j["word_accuracy"] = r.wordAccuracy;
     }
     j["examples"] = r.examples;

@@ -192,6 +192,34 @@ class TestShapesWorld : public QObject {
     for (int c : colours) QVERIFY2(std::abs(double(c) / total - 1.0 / kColours) < 0.04, qPrintable(QString::number(double(c) / total)));
   }
 
+  // Two objects are captioned in the order they were drawn: the same scene also reads as the
+  // other object first with the inverse relation; nothing else counts as the same meaning.
+  void sameMeaning() {
+    QVERIFY(shapes::sameMeaning("a red circle above a blue square", "a red circle above a blue square"));
+    QVERIFY(shapes::sameMeaning("a red circle above a blue square", "a blue square below a red circle"));
+    QVERIFY(shapes::sameMeaning("an orange diamond right of a blue circle", "a blue circle left of an orange diamond"));
+    QVERIFY(!shapes::sameMeaning("a red circle above a blue square", "a blue square above a red circle"));
+    QVERIFY(!shapes::sameMeaning("a red circle above a blue square", "a red circle below a blue square"));
+    QVERIFY(!shapes::sameMeaning("a red circle left of a blue square", "a blue square below a red circle"));
+    QVERIFY(!shapes::sameMeaning("a red circle", "a blue circle"));
+    QVERIFY(!shapes::sameMeaning("a red circle, a blue square and a green star", "a green star, a blue square and a red circle"));
+    // Every two-object scene: swapping its objects' order and inverting the relation is the same.
+    int pairs = 0;
+    for (uint64_t seed = 0; seed < 400; ++seed) {
+      const shapes::Scene s = shapes::generate(shapes::WorldOptions{}, seed);
+      if (s.objects.size() != 2) continue;
+      ++pairs;
+      const auto& w = s.words;
+      const size_t rel = w.size() - 6;
+      std::string relation = w[3] + (rel == 2 ? " " + w[4] : "");
+      const std::map<std::string, std::string> inverse{{"above", "below"}, {"below", "above"}, {"left of", "right of"}, {"right of", "left of"}};
+      const std::string swapped = w[3 + rel] + " " + w[4 + rel] + " " + w[5 + rel] + " " + inverse.at(relation) + " " + w[0] + " " + w[1] + " " + w[2];
+      QVERIFY2(shapes::sameMeaning(s.caption, swapped), swapped.c_str());
+      QVERIFY(shapes::sameMeaning(swapped, s.caption));
+    }
+    QVERIFY(pairs > 50);
+  }
+
   void badOptions() {
     WorldOptions o;
     o.imageSize = 16;

@@ -74,19 +74,30 @@ class TestTrainShapes : public QObject {
     QVERIFY(std::filesystem::exists(out / "vocab.txt"));
   }
 
-  // VQA: the question encoder and answer decoder learn (one question per scene and step); the
-  // folder is a BLIP VQA checkpoint the question answerer loads.
+  // VQA: the question encoder and answer decoder learn (one question per scene and step, or
+  // every question of each scene sharing its encoded image); the folder is a BLIP VQA
+  // checkpoint the question answerer loads; training.json gives the options back.
+  void vqaLossFallsAndTheFolderLoads_data() {
+    QTest::addColumn<int>("questions");
+    QTest::newRow("one per scene") << 1;
+    QTest::newRow("all") << 0;
+  }
   void vqaLossFallsAndTheFolderLoads() {
+    QFETCH(int, questions);
     TrainShapesOptions o = quick();
     o.arch = "blip-vqa";
     o.evalScenes = 2;
-    const auto out = std::filesystem::path(tmp_.filePath(QStringLiteral("vqa")).toStdString());
+    o.questionsPerScene = questions;
+    const auto out = std::filesystem::path(tmp_.filePath(QStringLiteral("vqa%1").arg(questions)).toStdString());
     const TrainShapesReport r = trainShapes(o, out);
     const double first = mean(r.losses, 0, 5), last = mean(r.losses, 55, 60);
     QVERIFY2(last < 0.5 * first, qPrintable(QStringLiteral("%1 -> %2").arg(first).arg(last)));
     const auto vqa = QuestionAnswerer::load(out.string());
     QVERIFY(!vqa->answer(test::loadFixtureImage("astronaut.png"), "how many stars are there?", VqaOptions{}).ids.empty());
-    QVERIFY(std::filesystem::exists(out / "training.json"));
+    const TrainShapesOptions back = readTrainingRecord(out / "training.json");
+    QCOMPARE(back.questionsPerScene, questions);
+    QCOMPARE(back.steps, o.steps);
+    QCOMPARE(back.arch, o.arch);
   }
 
   // CLIP: the contrastive loss falls; the folder is a CLIP checkpoint the similarity model

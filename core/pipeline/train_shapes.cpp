@@ -99,7 +99,7 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
   std::ostringstream md;
   const bool vqa = o.arch == "blip-vqa";
   md << (vqa ? "# VLMScope shapes-world BLIP question answerer\n\n" : "# VLMScope shapes-world BLIP captioner\n\n")
-     << "Trained by VLMScope itself (`" << train_detail::recipeCommand(o) << "`) on synthetic "
+     << "Trained by VLMScope itself (`" << train_detail::recipeCommand(o, r.threads) << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << train_detail::worldDescription(o)
      << (vqa ? ", each with questions and answers (\"what colour is the star?\" - \"red\", \"how many squares are there?\" - \"two\", "
                "\"is there a green circle?\" - \"no\", \"what shape is the red object?\" - \"circle\"); each training scene contributes "
@@ -116,12 +116,14 @@ void writeModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, con
      << "renumbered; [DEC] and [ENC] follow them as in BLIP); " << r.parameters
      << " parameters (the word embeddings and the LM head are kept equal, as transformers ties them). AdamW (lr " << o.learningRate
      << ", weight decay " << o.weightDecay << ", " << o.warmupSteps << " warm-up steps, cosine decay to a tenth), token cross-entropy, "
-     << "gradient norm clipped at 1, float32 on CPU: " << r.seconds << " s.\n\n"
+     << "gradient norm clipped at 1, float32 on CPU, " << r.threads << " thread(s): " << int(std::lround(r.seconds)) << " s.\n\n"
      << "Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
   if (r.evalScenes > 0)
     md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), greedy decoding: "
-       << (vqa ? "answer accuracy (every question of every scene) " : "caption exact match ") << train_detail::percent(r.exactMatch)
-       << " %, word accuracy " << train_detail::percent(r.wordAccuracy) << " %.\n\n";
+       << (vqa ? "answer accuracy (every question of every scene) " : "caption exact match ") << train_detail::percent(r.exactMatch) << " %"
+       << (vqa ? "" : ", the same meaning (a two-object caption may name the pair in either order: \"a red circle above a blue square\" = "
+                      "\"a blue square below a red circle\") " + train_detail::percent(r.meaningMatch) + " %")
+       << ", word accuracy " << train_detail::percent(r.wordAccuracy) << " %.\n\n";
   md << "Not a real-world model: it only knows this world. For real photos use "
      << (vqa ? "Salesforce/blip-vqa-base" : "Salesforce/blip-image-captioning-base") << ".\n";
   io::writeFileAtomic(out / "README.md", md.str());
@@ -199,6 +201,47 @@ const shapes::QuestionAnswer& questionOf(const shapes::Scene& s, uint64_t seed) 
 
 }  // namespace
 
+namespace {
+
+// Held out: the saved folder, loaded like any model, captions (answers) fresh scenes.
+void evaluateBlip(const TrainShapesOptions& o, const std::filesystem::path& out, TrainShapesReport& report, const JobContext& job) {
+  const bool vqa = o.arch == "blip-vqa";
+  report.examples.clear();
+  job.progress(0.9, "evaluating");
+  size_t words = 0, right = 0;
+  int exact = 0, asked = 0, meaning = 0;
+  auto score = [&](const std::string& truth, const std::string& got, const std::string& context) {
+    ++asked;
+    exact += got == truth;
+    meaning += !vqa && shapes::sameMeaning(got, truth);
+    const auto t = train_detail::splitWords(truth), g = train_detail::splitWords(got);
+    for (size_t w = 0; w < t.size(); ++w) right += w < g.size() && g[w] == t[w];
+    words += t.size();
+    if (report.examples.size() < 5) report.examples.push_back(context + truth + " -> " + got);
+  };
+  if (vqa) {
+    const auto model = QuestionAnswerer::load(out.string());
+    for (int i = 0; i < o.evalScenes; ++i) {
+      job.throwIfCancelled();
+      const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
+      for (const auto& qa : s.questions) score(qa.answer, model->answer(s.image, qa.question, VqaOptions{}).answer, qa.question + " ");
+    }
+  } else {
+    const auto model = Captioner::load(out.string());
+    for (int i = 0; i < o.evalScenes; ++i) {
+      job.throwIfCancelled();
+      const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
+      score(s.caption, model->caption(s.image, CaptionOptions{}).caption, "");
+    }
+  }
+  report.evalScenes = o.evalScenes;
+  report.exactMatch = double(exact) / asked;
+  report.meaningMatch = vqa ? 0 : double(meaning) / asked;
+  report.wordAccuracy = words ? double(right) / double(words) : 0;
+}
+
+}  // namespace
+
 namespace train_detail {
 
 double learningRateAt(const TrainShapesOptions& o, int step) {
@@ -226,14 +269,14 @@ std::vector<std::string> splitWords(const std::string& s) {
   return out;
 }
 
-std::string recipeCommand(const TrainShapesOptions& o) {
+std::string recipeCommand(const TrainShapesOptions& o, int threads) {
   std::ostringstream c;
   c << "vlmscope train-shapes --arch " << o.arch << " --steps " << o.steps << " --batch " << o.batch << " --lr " << o.learningRate
     << " --weight-decay " << o.weightDecay << " --warmup " << o.warmupSteps << " --seed " << o.seed << " --hidden " << o.hiddenSize
     << " --layers " << o.layers << " --heads " << o.heads << " --intermediate " << o.intermediateSize << " --image-size " << o.imageSize
     << " --patch " << o.patchSize << " --scene-size " << o.world.imageSize << (o.world.texture ? " --texture" : "")
     << (o.world.distractors ? " --distractors" : "") << " --eval " << o.evalScenes << (o.arch == "blip-vqa" ? " --questions " + std::to_string(o.questionsPerScene) : std::string())
-    << " --threads " << runtime::threads() << " --out DIR";
+    << " --threads " << threads << " --out DIR";
   return c.str();
 }
 
@@ -266,11 +309,12 @@ void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r
     record["distinct_captions"] = r.distinctCaptions;
   } else {
     record["exact_match"] = r.exactMatch;
+    if (o.arch == "blip-caption") record["meaning_match"] = r.meaningMatch;
     record["word_accuracy"] = r.wordAccuracy;
   }
   record["parameters"] = r.parameters;
   record["seconds"] = r.seconds;
-  record["threads"] = runtime::threads();  // from the same seed and thread count the run is bit-identical
+  record["threads"] = r.threads;  // from the same seed and thread count the run is bit-identical
   record["first_loss"] = r.losses.front();
   record["last_loss"] = r.losses.back();
   io::writeFileAtomic(out / "training.json", record.dump(2) + "\n");
@@ -361,48 +405,43 @@ TrainShapesReport trainShapes(const TrainShapesOptions& o, const std::filesystem
     job.progress(0.9 * double(step + 1) / o.steps, "training");
   }
   report.seconds = secondsSince(t0);
+  report.threads = runtime::threads();
 
   // The checkpoint, as transformers lays it out.
   writeWeights(*module, out / "model.safetensors");
   io::writeFileAtomic(out / "config.json", models::blipConfigToJson(config).dump(2) + "\n");
   writeBlipPreprocessor(config, out);
 
-  // Held out: the saved folder, loaded like any model, captions (answers) fresh scenes.
-  if (o.evalScenes > 0) {
-    job.progress(0.9, "evaluating");
-    size_t words = 0, right = 0;
-    int exact = 0, asked = 0;
-    auto score = [&](const std::string& truth, const std::string& got, const std::string& context) {
-      ++asked;
-      exact += got == truth;
-      const auto t = train_detail::splitWords(truth), g = train_detail::splitWords(got);
-      for (size_t w = 0; w < t.size(); ++w) right += w < g.size() && g[w] == t[w];
-      words += t.size();
-      if (report.examples.size() < 5) report.examples.push_back(context + truth + " -> " + got);
-    };
-    if (vqa) {
-      const auto model = QuestionAnswerer::load(out.string());
-      for (int i = 0; i < o.evalScenes; ++i) {
-        job.throwIfCancelled();
-        const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
-        for (const auto& qa : s.questions) score(qa.answer, model->answer(s.image, qa.question, VqaOptions{}).answer, qa.question + " ");
-      }
-    } else {
-      const auto model = Captioner::load(out.string());
-      for (int i = 0; i < o.evalScenes; ++i) {
-        job.throwIfCancelled();
-        const shapes::Scene s = shapes::generate(o.world, heldOutSeed(o.seed, i));
-        score(s.caption, model->caption(s.image, CaptionOptions{}).caption, "");
-      }
-    }
-    report.evalScenes = o.evalScenes;
-    report.exactMatch = double(exact) / asked;
-    report.wordAccuracy = words ? double(right) / double(words) : 0;
-  }
+  if (o.evalScenes > 0) evaluateBlip(o, out, report, job);
   writeModelCard(o, report, out);
   train_detail::writeTrainingRecord(o, report, out);
   job.progress(1.0, "done");
   return report;
+}
+
+TrainShapesReport evaluateShapesModel(const std::filesystem::path& dir, const JobContext& job) {
+  const auto file = dir / "training.json";
+  TrainShapesOptions o = readTrainingRecord(file);
+  TrainShapesReport r;
+  try {
+    const auto j = nlohmann::json::parse(io::readFile(file));
+    r.losses = {j.at("first_loss").get<double>(), j.at("last_loss").get<double>()};
+    r.seconds = j.at("seconds").get<double>();
+    r.parameters = j.at("parameters").get<int64_t>();
+    r.threads = j.value("threads", 0);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::Corrupt, file.string() + ": " + e.what(), file.string());
+  }
+  if (o.evalScenes < 1) o.evalScenes = 200;
+  if (o.arch == "clip") {
+    train_detail::evaluateClip(o, dir, r, job);
+  } else {
+    evaluateBlip(o, dir, r, job);
+    writeModelCard(o, r, dir);
+    train_detail::writeTrainingRecord(o, r, dir);
+  }
+  job.progress(1.0, "done");
+  return r;
 }
 
 }  // namespace vlm

@@ -37,10 +37,12 @@ struct TrainShapesReport {
   double seconds = 0;          // training
   int64_t parameters = 0;
   int evalScenes = 0;
+  int threads = 0;             // LibTorch's intra-op threads while training
   double exactMatch = 0;    // held-out captions equal to the scene's caption (VQA: answers right, every question)
+  double meaningMatch = 0;  // captions: exact, or the same two objects in the other order with the inverse relation (shapes::sameMeaning)
   double wordAccuracy = 0;  // held-out caption (VQA: answer) words equal to the true word at that position
-  // CLIP: held-out retrieval among the distinct captions of the held-out scenes (top-1; a caption
-  // shared by several scenes counts as that text): image -> text, and text -> image.
+  // CLIP: held-out retrieval among the distinct captions of the held-out scenes (top-1, right when
+  // the retrieved caption has the same meaning, shapes::sameMeaning): image -> text, text -> image.
   double retrievalImageToText = 0, retrievalTextToImage = 0;
   int distinctCaptions = 0;
   std::vector<std::string> examples;  // a few "truth -> generated" lines
@@ -50,6 +52,11 @@ struct TrainShapesReport {
 // sizes that do not fit (hidden not a multiple of heads, image not a multiple of the patch);
 // Cancelled between steps.
 TrainShapesReport trainShapes(const TrainShapesOptions& options, const std::filesystem::path& out, const JobContext& job = {});
+
+// Evaluates a trained folder again on its held-out scenes (the options and the training figures
+// from its training.json) and rewrites its training.json scores and model card; for records
+// written before a score existed. vlm::Error as readTrainingRecord and the model loaders.
+TrainShapesReport evaluateShapesModel(const std::filesystem::path& dir, const JobContext& job = {});
 
 // The options recorded in a training.json (what reproduces that folder). vlm::Error Corrupt
 // naming the file when a field is missing.

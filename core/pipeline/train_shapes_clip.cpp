@@ -155,10 +155,11 @@ at::Tensor rows(const std::vector<std::vector<int64_t>>& r) {
   return x;
 }
 
-void writeClipModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, int64_t vocabSize, const std::filesystem::path& out) {
+void writeClipModelCard(const TrainShapesOptions& o, const TrainShapesReport& r, const std::filesystem::path& out) {
+  const int64_t vocabSize = nlohmann::json::parse(io::readFile(out / "config.json")).at("text_config").at("vocab_size").get<int64_t>();
   std::ostringstream md;
   md << "# VLMScope shapes-world CLIP\n\n"
-     << "Trained by VLMScope itself (`" << recipeCommand(o) << "`) on synthetic "
+     << "Trained by VLMScope itself (`" << recipeCommand(o, r.threads) << "`) on synthetic "
      << "shapes-world scenes (`vlmscope shapes`): " << worldDescription(o) << ", each with its caption (\"a red circle above a blue square\"). "
      << "Every training step draws " << o.batch << " fresh scenes, so no scene is seen twice.\n\n"
      << "Architecture: CLIPModel (the layout of openai/clip-vit-base-patch32), vision and text " << o.layers << " layers, hidden size "
@@ -169,17 +170,56 @@ void writeClipModelCard(const TrainShapesOptions& o, const TrainShapesReport& r,
      << "token, then <|startoftext|> and <|endoftext|>.\n\n"
      << "Loss: symmetric contrastive cross-entropy over the batch (image -> texts and text -> images, with a learnable temperature); "
      << "scenes that share a caption count as matches of each other. AdamW (lr " << o.learningRate << ", weight decay " << o.weightDecay
-     << ", " << o.warmupSteps << " warm-up steps, cosine decay to a tenth), gradient norm clipped at 1, float32 on CPU: " << r.seconds
-     << " s. Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
+     << ", " << o.warmupSteps << " warm-up steps, cosine decay to a tenth), gradient norm clipped at 1, float32 on CPU, " << r.threads
+     << " thread(s): " << int(std::lround(r.seconds)) << " s. Loss: " << r.losses.front() << " (first step) -> " << r.losses.back() << " (last step).\n\n";
   if (r.evalScenes > 0)
     md << "Held-out scenes (" << r.evalScenes << ", seeds disjoint from training), top-1 retrieval among their " << r.distinctCaptions
-       << " distinct captions: image -> text " << percent(r.retrievalImageToText) << " %, text -> image " << percent(r.retrievalTextToImage)
+       << " distinct captions (right when the retrieved caption has the same meaning: a two-object caption may name the pair in "
+       << "either order): image -> text " << percent(r.retrievalImageToText) << " %, text -> image " << percent(r.retrievalTextToImage)
        << " % (chance: " << percent(1.0 / std::max(1, r.distinctCaptions)) << " %).\n\n";
   md << "Not a real-world model: it only knows this world. For real photos use openai/clip-vit-base-patch32.\n";
   io::writeFileAtomic(out / "README.md", md.str());
 }
 
 }  // namespace
+
+// Held out: the saved folder, loaded like any CLIP model, scores every held-out image against
+// every distinct caption of the held-out scenes.
+void evaluateClip(const TrainShapesOptions& o, const std::filesystem::path& out, TrainShapesReport& report, const JobContext& job) {
+  report.examples.clear();
+  job.progress(0.9, "evaluating");
+  const auto clip = SimilarityModel::load(out.string());
+  std::vector<shapes::Scene> scenes;
+  std::vector<std::string> distinct;
+  std::set<std::string> seen;
+  for (int i = 0; i < o.evalScenes; ++i) {
+    scenes.push_back(shapes::generate(o.world, heldOutSeed(o.seed, i)));
+    if (seen.insert(scenes.back().caption).second) distinct.push_back(scenes.back().caption);
+  }
+  std::vector<std::vector<double>> cosine;  // [scene][distinct caption]
+  int imageRight = 0;
+  for (const auto& s : scenes) {
+    job.throwIfCancelled();
+    cosine.push_back(clip->score(s.image, distinct).cosine);
+    const auto& c = cosine.back();
+    const int best = int(std::max_element(c.begin(), c.end()) - c.begin());
+    imageRight += shapes::sameMeaning(distinct[size_t(best)], s.caption);  // a two-object caption may name the pair in either order
+    if (report.examples.size() < 5) report.examples.push_back(s.caption + " -> " + distinct[size_t(best)]);
+  }
+  int textRight = 0;
+  for (size_t d = 0; d < distinct.size(); ++d) {
+    size_t best = 0;
+    for (size_t i = 1; i < scenes.size(); ++i)
+      if (cosine[i][d] > cosine[best][d]) best = i;
+    textRight += shapes::sameMeaning(scenes[best].caption, distinct[d]);
+  }
+  report.evalScenes = o.evalScenes;
+  report.distinctCaptions = int(distinct.size());
+  report.retrievalImageToText = double(imageRight) / double(scenes.size());
+  report.retrievalTextToImage = double(textRight) / double(distinct.size());
+  writeClipModelCard(o, report, out);
+  writeTrainingRecord(o, report, out);
+}
 
 TrainShapesReport trainShapesClip(const TrainShapesOptions& o, const std::filesystem::path& out, const JobContext& job) {
   shapes::validate(o.world);
@@ -239,42 +279,12 @@ TrainShapesReport trainShapesClip(const TrainShapesOptions& o, const std::filesy
   io::writeFileAtomic(out / "config.json", models::clipConfigToJson(config).dump(2) + "\n");
   writeClipPreprocessor(config, out);
 
-  // Held out: the saved folder, loaded like any CLIP model, scores every held-out image against
-  // every distinct caption of the held-out scenes.
-  if (o.evalScenes > 0) {
-    job.progress(0.9, "evaluating");
-    const auto clip = SimilarityModel::load(out.string());
-    std::vector<shapes::Scene> scenes;
-    std::vector<std::string> distinct;
-    std::map<std::string, int> indexOf;
-    for (int i = 0; i < o.evalScenes; ++i) {
-      scenes.push_back(shapes::generate(o.world, heldOutSeed(o.seed, i)));
-      if (indexOf.emplace(scenes.back().caption, int(distinct.size())).second) distinct.push_back(scenes.back().caption);
-    }
-    std::vector<std::vector<double>> cosine;  // [scene][distinct caption]
-    int imageRight = 0;
-    for (const auto& s : scenes) {
-      job.throwIfCancelled();
-      cosine.push_back(clip->score(s.image, distinct).cosine);
-      const auto& c = cosine.back();
-      const int best = int(std::max_element(c.begin(), c.end()) - c.begin());
-      imageRight += best == indexOf.at(s.caption);
-      if (report.examples.size() < 5) report.examples.push_back(s.caption + " -> " + distinct[size_t(best)]);
-    }
-    int textRight = 0;
-    for (size_t d = 0; d < distinct.size(); ++d) {
-      size_t best = 0;
-      for (size_t i = 1; i < scenes.size(); ++i)
-        if (cosine[i][d] > cosine[best][d]) best = i;
-      textRight += scenes[best].caption == distinct[d];
-    }
-    report.evalScenes = o.evalScenes;
-    report.distinctCaptions = int(distinct.size());
-    report.retrievalImageToText = double(imageRight) / double(scenes.size());
-    report.retrievalTextToImage = double(textRight) / double(distinct.size());
+  report.threads = runtime::threads();
+  if (o.evalScenes > 0) evaluateClip(o, out, report, job);
+  else {
+    writeClipModelCard(o, report, out);
+    writeTrainingRecord(o, report, out);
   }
-  writeClipModelCard(o, report, vocabSize, out);
-  writeTrainingRecord(o, report, out);
   job.progress(1.0, "done");
   return report;
 }

@@ -32,7 +32,7 @@ std::vector<std::string> splitWords(const std::string& s);
 std::string worldDescription(const TrainShapesOptions& o);
 
 // The command that reproduces a run: "vlmscope train-shapes --arch ... --eval N" with every option.
-std::string recipeCommand(const TrainShapesOptions& o);
+std::string recipeCommand(const TrainShapesOptions& o, int threads);
 
 // A share as a percentage with one decimal ("68.5").
 std::string percent(double share);
@@ -42,5 +42,7 @@ void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r
 
 // The CLIP trainer (arch "clip").
 TrainShapesReport trainShapesClip(const TrainShapesOptions& o, const std::filesystem::path& out, const JobContext& job);
+// Its held-out evaluation of the CLIP folder `out` into `report`, then the model card and training.json.
+void evaluateClip(const TrainShapesOptions& o, const std::filesystem::path& out, TrainShapesReport& report, const JobContext& job);
 
 }  // namespace vlm::train_detail

@@ -3,6 +3,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <sstream>
+#include <optional>
+#include <map>
 #include <cmath>
 #include <numbers>
 #include <set>
@@ -247,6 +250,34 @@ Scene generate(const WorldOptions& options, uint64_t seed) {
   for (const Object& o : objects)
     if (colourCount[size_t(o.colour)] == 1) ask({"what", "shape", "is", "the", nameOf(o.colour), "object"}, nameOf(o.shape), "shape");
   return scene;
+}
+
+namespace {
+
+// A two-object caption: "ART COLOUR SHAPE RELATION ART COLOUR SHAPE" (RELATION one or two words).
+struct Pair {
+  std::string first, relation, second;
+};
+std::optional<Pair> parsePair(const std::string& caption) {
+  std::vector<std::string> w;
+  std::istringstream in(caption);
+  for (std::string x; in >> x;) w.push_back(x);
+  if (w.size() != 7 && w.size() != 8) return std::nullopt;
+  const size_t relationWords = w.size() - 6;
+  Pair p{w[0] + " " + w[1] + " " + w[2], w[3] + (relationWords == 2 ? " " + w[4] : ""), {}};
+  p.second = w[3 + relationWords] + " " + w[4 + relationWords] + " " + w[5 + relationWords];
+  return p;
+}
+
+}  // namespace
+
+bool sameMeaning(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  const auto pa = parsePair(a), pb = parsePair(b);
+  if (!pa || !pb) return false;
+  static const std::map<std::string, std::string> inverse{{"above", "below"}, {"below", "above"}, {"left of", "right of"}, {"right of", "left of"}};
+  const auto it = inverse.find(pa->relation);
+  return it != inverse.end() && pb->relation == it->second && pa->first == pb->second && pa->second == pb->first;
 }
 
 std::vector<std::string> vocabulary() {

@@ -68,6 +68,12 @@ struct Scene {
 // and the shape of each colour that occurs once.
 Scene generate(const WorldOptions& options, uint64_t seed);
 
+// Whether two captions say the same about a scene: equal, or two-object captions naming the
+// same pair in the other order with the inverse relation ("a red circle above a blue square" =
+// "a blue square below a red circle"): the one freedom the grammar has (two objects are captioned
+// in the order they were drawn, which the image does not show).
+bool sameMeaning(const std::string& a, const std::string& b);
+
 // Every word captions and answers use (the grammar's closed vocabulary).
 std::vector<std::string> vocabulary();
 
