@@ -51,15 +51,7 @@ int cmdTrainShapes(int argc, char** argv) {
   if (args.flag("json")) {
     nlohmann::ordered_json j{{"out", out},        {"steps", o.steps},          {"parameters", r.parameters},   {"seconds", r.seconds},
                              {"first_loss", r.losses.front()}, {"last_loss", r.losses.back()}, {"eval_scenes", r.evalScenes}};
-    if (clip) {
-      j["retrieval_image_to_text"] = r.retrievalImageToText;
-      j["retrieval_text_to_image"] = r.retrievalTextToImage;
-      j["distinct_captions"] = r.distinctCaptions;
-    } else {
-      j["exact_match"] = r.exactMatch;
-      if (o.arch == "blip-caption") j["meaning_match"] = r.meaningMatch;
-      j["word_accuracy"] = r.wordAccuracy;
-    }
+    j.update(trainingScores(o, r));
     j["examples"] = r.examples;
     j["losses"] = r.losses;
     printJson(j);

@@ -242,6 +242,16 @@ void evaluateBlip(const TrainShapesOptions& o, const std::filesystem::path& out,
 
 }  // namespace
 
+nlohmann::ordered_json trainingScores(const TrainShapesOptions& o, const TrainShapesReport& r) {
+  if (o.arch == "clip")
+    return {{"retrieval_image_to_text", r.retrievalImageToText}, {"retrieval_text_to_image", r.retrievalTextToImage},
+            {"distinct_captions", r.distinctCaptions}};
+  nlohmann::ordered_json j{{"exact_match", r.exactMatch}};
+  if (o.arch == "blip-caption") j["meaning_match"] = r.meaningMatch;
+  j["word_accuracy"] = r.wordAccuracy;
+  return j;
+}
+
 namespace train_detail {
 
 double learningRateAt(const TrainShapesOptions& o, int step) {
@@ -303,15 +313,7 @@ void writeTrainingRecord(const TrainShapesOptions& o, const TrainShapesReport& r
                  {"min_radius", o.world.minRadius}, {"max_radius", o.world.maxRadius}, {"texture", o.world.texture}, {"distractors", o.world.distractors}}},
       {"eval_scenes", r.evalScenes}};
   if (o.arch == "blip-vqa") record["questions_per_scene"] = o.questionsPerScene;
-  if (o.arch == "clip") {
-    record["retrieval_image_to_text"] = r.retrievalImageToText;
-    record["retrieval_text_to_image"] = r.retrievalTextToImage;
-    record["distinct_captions"] = r.distinctCaptions;
-  } else {
-    record["exact_match"] = r.exactMatch;
-    if (o.arch == "blip-caption") record["meaning_match"] = r.meaningMatch;
-    record["word_accuracy"] = r.wordAccuracy;
-  }
+  record.update(trainingScores(o, r));
   record["parameters"] = r.parameters;
   record["seconds"] = r.seconds;
   record["threads"] = r.threads;  // from the same seed and thread count the run is bit-identical

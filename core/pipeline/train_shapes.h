@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/job.h"
 #include "shapes/world.h"
 
@@ -52,6 +54,11 @@ struct TrainShapesReport {
 // sizes that do not fit (hidden not a multiple of heads, image not a multiple of the patch);
 // Cancelled between steps.
 TrainShapesReport trainShapes(const TrainShapesOptions& options, const std::filesystem::path& out, const JobContext& job = {});
+
+// The held-out scores of `r` for o.arch, as training.json and `train-shapes --json` name them:
+// CLIP retrieval_image_to_text / retrieval_text_to_image / distinct_captions; BLIP exact_match
+// (+ meaning_match for captions) and word_accuracy.
+nlohmann::ordered_json trainingScores(const TrainShapesOptions& o, const TrainShapesReport& r);
 
 // Evaluates a trained folder again on its held-out scenes (the options and the training figures
 // from its training.json) and rewrites its training.json scores and model card; for records
