@@ -7,6 +7,8 @@ vlm_install_deps
 start=$(date +%s)
 vlm_build build
 echo "VLMScope: build took $(( $(date +%s) - start )) s"
+# The Debian package (packaging/cpack.cmake): build/vlmscope_VERSION_ARCH.deb.
+cmake --build build --target package
 cd build
 # The default run excludes tests labelled 'slow' (run them with: ctest -L slow).
 ctest --output-on-failure -j"$(nproc)" -LE slow "$@"

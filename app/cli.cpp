@@ -81,7 +81,7 @@ const Command kCommands[] = {
      "          [--hidden 64] [--layers 2] [--heads 4] [--intermediate 128] [--image-size 64] [--patch 8] [--scene-size 128]\n"
      "          [--texture] [--distractors] [--eval 200] [--questions 1 (VQA: per scene and step; 0 = all)] [--threads N] [--json]\n"
      "    trains a small BLIP captioner, BLIP VQA model or CLIP on shapes-world scenes; writes a Hugging Face checkpoint folder with a model card\n"
-     "train-shapes --evaluate DIR   scores a trained folder again on its held-out scenes (rewrites its training.json scores and model card)"},
+     "  train-shapes --evaluate DIR   scores a trained folder again on its held-out scenes (rewrites its training.json scores and model card)"},
     {"eval-gt", cmdEvalGt,
      "eval-gt --model M [--n 200] [--seed S] [--method gradcam,xattn,ig,kernel-grid,kernel-slic,kernel-dff,owen,random]\n"
      "          [--tolerance-px 0] [--ig-steps 16] [--budget 256] [--grid 5x5] [--slic 40] [--dff-concepts 6] [--no-regenerate]\n"

@@ -13,6 +13,9 @@ VLM_BUILD_PACKAGES=(
   # ffprobe (from the ffmpeg package) checks the MP4 files tests/test_render.cpp writes;
   # VLMScope itself encodes through the libav* libraries, never the ffmpeg binary.
   ffmpeg
+  # tests/test_package.cpp validates the .desktop entry, the AppStream metainfo and the man page
+  # of the Debian package with the tools distributions use.
+  desktop-file-utils appstream groff-base
 )
 
 vlm_missing_packages() {
