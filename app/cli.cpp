@@ -88,6 +88,12 @@ const Command kCommands[] = {
      "          [--out DIR] [--json]\n"
      "    explanations of a shapes-world captioner scored against the exact object masks (pointing game, relevance mass and\n"
      "    rank per method and layer, a random map as chance) and mask-and-regenerate rates; a Markdown table"},
+    {"models", cmdModels,
+     "models list [--json]   the bundled demo models, the models in the Hugging Face cache, the known ones to download\n"
+     "  models download NAME|ORG/NAME [--revision main] [--cache DIR] [--retries 4] [--timeout 30] [--endpoint URL] [--json]\n"
+     "    into the Hugging Face cache (shared with transformers), resuming partial files, verified against the hub's\n"
+     "    sizes and checksums; NAME: blip-image-captioning-base, blip-image-captioning-large, blip-vqa-base, clip-vit-base-patch32\n"
+     "  models verify [NAME|ORG/NAME ...] [--json]   checks cached files against their checksums"},
     {"inspect", cmdInspect, "inspect FILE.safetensors|FOLDER [--json]   list the tensors of a checkpoint"},
 };
 

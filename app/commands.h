@@ -18,4 +18,5 @@ int cmdBatch(int argc, char** argv);
 int cmdShapes(int argc, char** argv);
 int cmdTrainShapes(int argc, char** argv);
 int cmdEvalGt(int argc, char** argv);
+int cmdModels(int argc, char** argv);
 }  // namespace vlm::cli

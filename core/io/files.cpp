@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -14,6 +15,11 @@
 namespace vlm::io {
 
 namespace fs = std::filesystem;
+
+std::string environmentValue(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
 
 std::string readFile(const fs::path& path) {
   std::error_code ec;

@@ -8,6 +8,9 @@
 
 namespace vlm::io {
 
+// The value of an environment variable, empty when it is not set.
+std::string environmentValue(const char* name);
+
 // Reads a whole file. Throws vlm::Error NotFound / Io naming the file.
 std::string readFile(const std::filesystem::path& path);
 

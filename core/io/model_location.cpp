@@ -5,17 +5,13 @@
 #include <regex>
 
 #include "common/error.h"
+#include "io/files.h"
 
 namespace vlm::io {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
 
 std::string readRef(const fs::path& file) {
   std::ifstream in(file);
@@ -26,17 +22,18 @@ std::string readRef(const fs::path& file) {
 }
 
 std::string downloadHint(const std::string& id, const std::string& revision) {
-  return "download it with: huggingface-cli download " + id + (revision.empty() ? "" : " --revision " + revision);
+  const std::string rev = revision.empty() ? "" : " --revision " + revision;
+  return "download it with: vlmscope models download " + id + rev + " (or huggingface-cli download " + id + rev + ")";
 }
 
 }  // namespace
 
 fs::path huggingFaceHubCache() {
-  if (auto v = env("HF_HUB_CACHE"); !v.empty()) return v;
-  if (auto v = env("HUGGINGFACE_HUB_CACHE"); !v.empty()) return v;
-  if (auto v = env("HF_HOME"); !v.empty()) return fs::path(v) / "hub";
-  if (auto v = env("XDG_CACHE_HOME"); !v.empty()) return fs::path(v) / "huggingface" / "hub";
-  const std::string home = env("HOME");
+  if (auto v = environmentValue("HF_HUB_CACHE"); !v.empty()) return v;
+  if (auto v = environmentValue("HUGGINGFACE_HUB_CACHE"); !v.empty()) return v;
+  if (auto v = environmentValue("HF_HOME"); !v.empty()) return fs::path(v) / "hub";
+  if (auto v = environmentValue("XDG_CACHE_HOME"); !v.empty()) return fs::path(v) / "huggingface" / "hub";
+  const std::string home = environmentValue("HOME");
   return fs::path(home.empty() ? "/" : home) / ".cache" / "huggingface" / "hub";
 }
 
