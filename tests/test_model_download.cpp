@@ -4,20 +4,14 @@
 // BLIP fixture checkpoint with metadata whose sizes and checksums the test computes itself
 // (Qt's QCryptographicHash), and can cut a transfer short, corrupt a file, answer 404 or stall.
 #include <QCryptographicHash>
-#include <QMutex>
 #include <QProcess>
-#include <QTcpServer>
-#include <QTcpSocket>
+#include <QMutexLocker>
 #include <QTemporaryDir>
 #include <QTest>
-#include <QThread>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <set>
 #include <stop_token>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +19,7 @@
 #include "cli_helpers.h"
 #include "common/error.h"
 #include "error_testing.h"
+#include "hub_server.h"
 #include "hub_transport.h"
 #include "io/hub_download.h"
 #include "io/model_location.h"
@@ -46,123 +41,12 @@ QByteArray readAll(const fs::path& p) {
   return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
 }
 
-// A minimal HTTP/1.1 server (one request per connection) playing the hub for kRepo.
-class HubServer : public QObject {
-  Q_OBJECT
-
- public:
-  std::map<std::string, QByteArray> files;
-  // Behaviours, set by the test before a download.
-  std::map<std::string, qint64> cutAfter;  // first full request: send this many bytes, then drop the connection
-  std::set<std::string> corrupt, missing, stall;
-
-  QMutex mutex;
-  std::vector<std::pair<std::string, std::string>> requests;  // (path, Range header)
-
-  std::string metadata() const {
-    nlohmann::json siblings = nlohmann::json::array();
-    for (const auto& [name, bytes] : files) {
-      nlohmann::json s{{"rfilename", name}, {"size", bytes.size()}};
-      QCryptographicHash sha1(QCryptographicHash::Sha1);
-      sha1.addData("blob " + QByteArray::number(bytes.size()) + '\0');
-      sha1.addData(bytes);
-      s["blobId"] = sha1.result().toHex().toStdString();
-      if (name.ends_with(".safetensors"))
-        s["lfs"] = {{"sha256", QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex().toStdString()}, {"size", bytes.size()}};
-      siblings.push_back(s);
-    }
-    siblings.push_back({{"rfilename", "README.md"}, {"size", 5}, {"blobId", std::string(40, 'a')}});  // not needed: never fetched
-    return nlohmann::json{{"id", kRepo}, {"sha", kCommit}, {"siblings", siblings}}.dump();
-  }
-
-  int requestsFor(const std::string& file) {
-    QMutexLocker lock(&mutex);
-    return int(std::count_if(requests.begin(), requests.end(), [&](const auto& r) { return r.first.ends_with("/" + file); }));
-  }
-  std::vector<std::string> rangesFor(const std::string& file) {
-    QMutexLocker lock(&mutex);
-    std::vector<std::string> out;
-    for (const auto& r : requests)
-      if (r.first.ends_with("/" + file)) out.push_back(r.second);
-    return out;
-  }
-
- public Q_SLOTS:
-  quint16 listen() {
-    server_ = new QTcpServer(this);
-    connect(server_, &QTcpServer::newConnection, this, [this] {
-      while (QTcpSocket* s = server_->nextPendingConnection()) {
-        connect(s, &QTcpSocket::readyRead, this, [this, s] { onData(s); });
-        connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
-      }
-    });
-    return server_->listen(QHostAddress::LocalHost, 0) ? server_->serverPort() : 0;
-  }
-  void stop() {
-    delete server_;
-    server_ = nullptr;
-  }
-
- private:
-  void respond(QTcpSocket* s, int status, const QByteArray& reason, const QByteArray& body, const QByteArray& extra = {}) {
-    s->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason + "\r\nContent-Length: " + QByteArray::number(body.size()) +
-             "\r\nConnection: close\r\n" + extra + "\r\n" + body);
-    s->disconnectFromHost();
-  }
-
-  void onData(QTcpSocket* s) {
-    QByteArray& buffer = pending_[s];
-    buffer += s->readAll();
-    const int end = buffer.indexOf("\r\n\r\n");
-    if (end < 0) return;
-    const QList<QByteArray> lines = buffer.left(end).split('\n');
-    pending_.erase(s);
-    const QList<QByteArray> requestLine = lines.value(0).trimmed().split(' ');
-    const std::string path = requestLine.value(1).toStdString();
-    std::string range;
-    for (const QByteArray& l : lines)
-      if (l.toLower().startsWith("range:")) range = l.mid(6).trimmed().toStdString();
-    {
-      QMutexLocker lock(&mutex);
-      requests.emplace_back(path, range);
-    }
-    const std::string api = std::string("/api/models/") + kRepo + "/revision/main?blobs=true";
-    if (path == api) return respond(s, 200, "OK", QByteArray::fromStdString(metadata()), "Content-Type: application/json\r\n");
-    const std::string prefix = std::string("/") + kRepo + "/resolve/" + kCommit + "/";
-    if (path.rfind(prefix, 0) != 0 || !files.count(path.substr(prefix.size()))) return respond(s, 404, "Not Found", "Entry not found");
-    const std::string name = path.substr(prefix.size());
-    if (missing.count(name)) return respond(s, 404, "Not Found", "Entry not found");
-    if (stall.count(name)) return;  // never answers
-    QByteArray body = files.at(name);
-    if (corrupt.count(name)) body[body.size() / 2] = char(body[body.size() / 2] ^ 0x5a);
-    if (!range.empty()) {
-      const qint64 from = QByteArray::fromStdString(range).mid(6).split('-').value(0).toLongLong();
-      const QByteArray rest = body.mid(from);
-      return respond(s, 206, "Partial Content", rest,
-                     "Content-Range: bytes " + QByteArray::number(from) + '-' + QByteArray::number(body.size() - 1) + '/' + QByteArray::number(body.size()) + "\r\n");
-    }
-    if (auto it = cutAfter.find(name); it != cutAfter.end()) {
-      const qint64 n = it->second;
-      cutAfter.erase(it);
-      s->write("HTTP/1.1 200 OK\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body.left(n));
-      s->flush();
-      s->waitForBytesWritten(2000);
-      s->abort();  // the connection drops mid-body
-      return;
-    }
-    respond(s, 200, "OK", body);
-  }
-
-  QTcpServer* server_ = nullptr;
-  std::map<QTcpSocket*, QByteArray> pending_;
-};
-
 }  // namespace
 
 class ModelDownloadTest : public QObject {
   Q_OBJECT
 
-  QThread thread_;
+  std::unique_ptr<LocalHub> hub_;
   HubServer* server_ = nullptr;
   std::string endpoint_;
   QTemporaryDir tmp_;
@@ -194,24 +78,14 @@ class ModelDownloadTest : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     QVERIFY(tmp_.isValid());
-    server_ = new HubServer;
-    for (const char* f : {"config.json", "model.safetensors", "preprocessor_config.json", "special_tokens_map.json",
-                          "tokenizer_config.json", "vocab.txt", "generation_config.json"})
-      server_->files[f] = readAll(dataPath("blip-caption-tiny") / f);
-    server_->moveToThread(&thread_);
-    thread_.start();
-    quint16 port = 0;
-    QMetaObject::invokeMethod(server_, "listen", Qt::BlockingQueuedConnection, Q_RETURN_ARG(quint16, port));
-    QVERIFY(port != 0);
-    endpoint_ = "http://127.0.0.1:" + std::to_string(port);
+    hub_ = std::make_unique<LocalHub>(dataPath("blip-caption-tiny"), tinyBlipFiles(), kRepo);
+    server_ = hub_->server;
+    QCOMPARE(server_->files.size(), tinyBlipFiles().size());
+    QVERIFY(!hub_->endpoint.empty());
+    endpoint_ = hub_->endpoint;
   }
 
-  void cleanupTestCase() {
-    QMetaObject::invokeMethod(server_, "stop", Qt::BlockingQueuedConnection);
-    thread_.quit();
-    thread_.wait();
-    delete server_;
-  }
+  void cleanupTestCase() { hub_.reset(); }
 
   void init() { resetServer(); }
 
