@@ -15,8 +15,7 @@
 #include "hub_transport.h"
 #include "io/hub_download.h"
 #include "io/model_location.h"
-#include "models/model_kind.h"
-#include "runtime/runtime.h"
+#include "pipeline/model_catalog.h"
 
 namespace vlm::cli {
 
@@ -24,31 +23,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string kindOf(const fs::path& dir) {
-  try {
-    return models::describeFamily(models::detectModelKind(dir).family);
-  } catch (const Error& e) {
-    return std::string("not loadable: ") + e.what();
-  }
-}
-
 int list(int argc, char** argv) {
   Args args(argc, argv, 3, {}, {"json"});
   if (!args.positional().empty()) throw UsageError("models list takes no arguments");
   nlohmann::ordered_json out = nlohmann::ordered_json::array();
-  std::error_code ec;
-  std::vector<fs::path> bundled;
-  for (const auto& e : fs::directory_iterator(runtime::resourceDir() / "models", ec))
-    if (e.is_directory() && fs::exists(e.path() / "config.json", ec)) bundled.push_back(e.path());
-  std::sort(bundled.begin(), bundled.end());
-  for (const auto& dir : bundled)
-    out.push_back({{"name", dir.filename().string()}, {"source", "bundled"}, {"path", dir.string()}, {"kind", kindOf(dir)}});
-  const auto cached = io::listCachedModels();
-  for (const auto& m : cached)
-    out.push_back({{"name", m.hubId}, {"source", "huggingface-cache"}, {"path", m.dir.string()}, {"revision", m.revision}, {"kind", kindOf(m.dir)}});
-  for (const auto& k : io::knownModels()) {
-    const bool present = std::any_of(cached.begin(), cached.end(), [&](const io::ModelLocation& m) { return m.hubId == k.hubId; });
-    if (!present) out.push_back({{"name", k.hubId}, {"source", "downloadable"}, {"download", "vlmscope models download " + k.name}, {"kind", k.kind}});
+  for (const auto& e : modelCatalog()) {
+    nlohmann::ordered_json m{{"name", e.name}, {"source", toString(e.source)}, {"kind", e.kind}};
+    if (!e.path.empty()) m["path"] = e.path.string();
+    if (!e.revision.empty()) m["revision"] = e.revision;
+    if (e.source == ModelSource::Downloadable) m["download"] = "vlmscope models download " + e.downloadName;
+    out.push_back(m);
   }
   if (args.flag("json")) {
     std::printf("%s\n", out.dump(1).c_str());

@@ -53,6 +53,7 @@
 #include "layer_view.h"
 #include "mask_commands.h"
 #include "model_bar.h"
+#include "model_manager.h"
 #include "models/model_kind.h"
 #include "pipeline/captioner.h"
 #include "pipeline/similarity.h"
@@ -329,6 +330,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     const QString dir = QFileDialog::getExistingDirectory(this, tr("CLIP checkpoint (save_pretrained folder)"));
     if (!dir.isEmpty()) loadClipModel(dir);
   });
+  file->addAction(tr("&Models (download, verify)..."), this, &MainWindow::openModelManager);
   file->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* edit = menuBar()->addMenu(tr("&Edit"));
@@ -557,6 +559,24 @@ void MainWindow::discoverModels() {
         Q_EMIT modelsDiscovered(int(d.models.size()));
       },
       [this](const QString& error) { statusBar()->showMessage(tr("Could not read the Hugging Face cache: %1").arg(error), 6000); });
+}
+
+void MainWindow::openModelManager() {
+  if (!modelManager_) {
+    modelManager_ = new ModelManagerDialog(this);
+    connect(modelManager_, &ModelManagerDialog::useModel, this, [this](const QString& path, models::ModelFamily family) {
+      if (family == models::ModelFamily::BlipVqa) loadVqaModel(path);
+      else if (family == models::ModelFamily::Clip) loadClipModel(path);
+      else loadModel(path);
+    });
+    // A model downloaded there shows up in the model bar too.
+    connect(modelManager_, &ModelManagerDialog::jobFinished, this, &MainWindow::discoverModels);
+  } else {
+    modelManager_->refresh();
+  }
+  modelManager_->show();
+  modelManager_->raise();
+  modelManager_->activateWindow();
 }
 
 void MainWindow::buildMethodPanel(QWidget* panel) {

@@ -48,6 +48,7 @@ class ImageCanvas;
 class JobRunner;
 class LayerView;
 class ModelBar;
+class ModelManagerDialog;
 class ShapView;
 class TokenBar;
 struct ShapPresentation;
@@ -104,6 +105,7 @@ class MainWindow : public QMainWindow {
   bool shapleyChartShown() const;  // the bar chart of the selected token is on screen
   CaptionOptions decoding() const;  // the decoding popover's settings
   bool hasClip() const { return clip_ != nullptr; }
+  ModelManagerDialog* modelManager() const { return modelManager_; }  // null until first opened
 
  public Q_SLOTS:
   void openImage(const QString& path);
@@ -112,6 +114,7 @@ class MainWindow : public QMainWindow {
   void loadVqaModel(const QString& spec);
   void loadClipModel(const QString& spec);
   void discoverModels();     // the Hugging Face cache's checkpoints into the model bar (background)
+  void openModelManager();   // File > Models...: list, download, verify, use
   void askQuestion();        // the question field's text; empty: back to the caption
   void captionCurrentImage();
   void explainToken(int position);  // with the method panel's settings
@@ -186,6 +189,7 @@ class MainWindow : public QMainWindow {
   LayerCounts captionLayers_, vqaLayers_;
   QString activeQuestion_;  // the question ids_ answer; empty: ids_ are the caption
   QLineEdit* question_ = nullptr;
+  ModelManagerDialog* modelManager_ = nullptr;
   std::vector<int64_t> ids_;
   std::optional<ExplainResult> explanation_;
   std::vector<QRectF> topRects_;  // the current map's top 10 % patches (image pixels)
