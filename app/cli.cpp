@@ -88,6 +88,10 @@ const Command kCommands[] = {
      "          [--out DIR] [--json]\n"
      "    explanations of a shapes-world captioner scored against the exact object masks (pointing game, relevance mass and\n"
      "    rank per method and layer, a random map as chance) and mask-and-regenerate rates; a Markdown table"},
+    {"report", cmdReport,
+     "report --session FILE.vlmscope --out REPORT.html|REPORT.pdf [--colormap viridis|inferno|jet|gray] [--opacity 0.5] [--title T]\n"
+     "    a saved session's report: image, models, settings, masks, every run (caption with the explained token, map and colour\n"
+     "    bar, Shapley chart, CLIP similarities, word diff, metrics, timings); HTML self-contained (no external request)"},
     {"models", cmdModels,
      "models list [--json]   the bundled demo models, the models in the Hugging Face cache, the known ones to download\n"
      "  models download NAME|ORG/NAME [--revision main] [--cache DIR] [--retries 4] [--timeout 30] [--endpoint URL] [--json]\n"

@@ -19,4 +19,5 @@ int cmdShapes(int argc, char** argv);
 int cmdTrainShapes(int argc, char** argv);
 int cmdEvalGt(int argc, char** argv);
 int cmdModels(int argc, char** argv);
+int cmdReport(int argc, char** argv);
 }  // namespace vlm::cli

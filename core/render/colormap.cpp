@@ -247,15 +247,20 @@ io::ImageU8 composeFrame(const std::vector<io::ImageU8>& panels, const std::stri
   return fromMat(frame);
 }
 
-void writePng(const std::filesystem::path& path, const io::ImageU8& image) {
+std::string encodePng(const io::ImageU8& image) {
   if (image.empty() || image.rgb.size() != static_cast<size_t>(image.width) * image.height * 3)
-    throw Error(ErrorCode::InvalidArgument, path.string() + ": cannot write an empty or malformed image", path.string());
+    throw Error(ErrorCode::InvalidArgument, "cannot encode an empty or malformed image as PNG");
   cv::Mat bgr;
   cv::cvtColor(asMat(image), bgr, cv::COLOR_RGB2BGR);
   std::vector<uint8_t> png;
-  if (!cv::imencode(".png", bgr, png))
-    throw Error(ErrorCode::Io, path.string() + ": PNG encoding failed", path.string());
-  io::writeFileAtomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+  if (!cv::imencode(".png", bgr, png)) throw Error(ErrorCode::Io, "PNG encoding failed");
+  return std::string(reinterpret_cast<const char*>(png.data()), png.size());
+}
+
+void writePng(const std::filesystem::path& path, const io::ImageU8& image) {
+  if (image.empty() || image.rgb.size() != static_cast<size_t>(image.width) * image.height * 3)
+    throw Error(ErrorCode::InvalidArgument, path.string() + ": cannot write an empty or malformed image", path.string());
+  io::writeFileAtomic(path, encodePng(image));
 }
 
 std::string asciiOnly(const std::string& s) {

@@ -74,6 +74,9 @@ io::ImageU8 composeFrame(const std::vector<io::ImageU8>& panels, const std::stri
 // The colour of composeFrame's text bar and padding.
 inline constexpr std::array<uint8_t, 3> kFrameBarColor = {24, 24, 24};
 
+// The PNG file bytes of `image` (throws InvalidArgument for an empty or malformed image).
+std::string encodePng(const io::ImageU8& image);
+
 // Writes `image` as an 8-bit RGB PNG, atomically (io::writeFileAtomic). Throws vlm::Error
 // InvalidArgument for an empty image, Io naming the file when the folder does not exist or
 // cannot be written.

@@ -123,8 +123,9 @@ std::string serialize(const Session& s) {
     }
     j["runs"].push_back(o);
   }
-  // Doubles are written with full precision by nlohmann::json: they read back bit for bit.
-  entries["session.json"] = j.dump(1);
+  // Doubles are written with full precision by nlohmann::json: they read back bit for bit. Text
+  // that is not valid UTF-8 (a file name in another encoding) is stored with U+FFFD in its place.
+  entries["session.json"] = j.dump(1, ' ', false, json::error_handler_t::replace);
   return makeZip(entries);
 }
 
