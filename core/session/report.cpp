@@ -20,8 +20,9 @@ using nlohmann::json;
 
 std::string pngUri(const io::ImageU8& image) { return "data:image/png;base64," + base64(render::encodePng(image)); }
 
-// width="..." for a picture: at most 480 px on the page (browsers keep the aspect ratio).
-std::string pictureWidth(int width) { return " width=\"" + std::to_string(std::min(width, 480)) + "\""; }
+// width="..." for a picture: 256 to 480 px on the page (small images enlarged, large ones
+// reduced; browsers keep the aspect ratio).
+std::string pictureWidth(int width) { return " width=\"" + std::to_string(std::clamp(width, 256, 480)) + "\""; }
 
 std::string mimeOf(const std::string& bytes) {
   if (bytes.rfind("\x89PNG", 0) == 0) return "image/png";
