@@ -1,12 +1,6 @@
 // vlmscope report --session FILE --out report.html|report.pdf: a saved session's report, as a
-// self-contained HTML file or a PDF (the same HTML laid out by Qt's QTextDocument).
+// self-contained HTML file or a PDF (the same HTML laid out by Qt, ui/report_pdf.h).
 #include <QGuiApplication>
-#include <QImage>
-#include <QPageLayout>
-#include <QPageSize>
-#include <QPdfWriter>
-#include <QTextDocument>
-#include <QUrl>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +12,7 @@
 #include "common/error.h"
 #include "io/files.h"
 #include "render/colormap.h"
+#include "report_pdf.h"
 #include "session/report.h"
 #include "session/session.h"
 
@@ -25,48 +20,11 @@ namespace vlm::cli {
 
 namespace {
 
-// QTextDocument does not read data: URIs by itself.
-class ReportDocument : public QTextDocument {
- protected:
-  QVariant loadResource(int type, const QUrl& url) override {
-    if (type == QTextDocument::ImageResource && url.scheme() == QStringLiteral("data")) {
-      const QString s = url.toString();
-      const int comma = s.indexOf(',');
-      if (comma > 0) return QImage::fromData(QByteArray::fromBase64(s.mid(comma + 1).toLatin1()));
-    }
-    return QTextDocument::loadResource(type, url);
-  }
-};
-
-void writePdf(const std::string& html, const std::filesystem::path& out, int argc, char** argv) {
+void writePdf(const std::string& html, const std::filesystem::path& out, char** argv) {
   if (!std::getenv("QT_QPA_PLATFORM") && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
   int appArgc = 1;
   QGuiApplication app(appArgc, argv);
-  (void)argc;
-  // Written beside the target, then renamed over it: a failure leaves no half PDF behind.
-  const std::filesystem::path tmp = out.parent_path() / ("." + out.filename().string() + ".part");
-  {
-    QPdfWriter pdf(QString::fromStdString(tmp.string()));
-    pdf.setPageSize(QPageSize(QPageSize::A4));
-    pdf.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
-    pdf.setResolution(150);
-    pdf.setTitle(QStringLiteral("VLMScope report"));
-    pdf.setCreator(QStringLiteral("VLMScope " VLM_VERSION));
-    ReportDocument doc;
-    doc.setHtml(QString::fromStdString(html));
-    doc.setPageSize(pdf.pageLayout().paintRectPixels(pdf.resolution()).size());
-    doc.print(&pdf);
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(tmp, ec) || std::filesystem::file_size(tmp, ec) == 0) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::Io, "cannot write " + out.string() + " (is the folder writable?)");
-  }
-  std::filesystem::rename(tmp, out, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::Io, "cannot write " + out.string() + ": " + ec.message());
-  }
+  ui::writeReportPdf(html, out);
 }
 
 }  // namespace
@@ -85,7 +43,7 @@ int cmdReport(int argc, char** argv) {
   o.title = args.value("title").value_or("");
   const session::Session s = session::load(args.required("session"));
   const std::string html = session::reportHtml(s, o);
-  if (ext == ".pdf") writePdf(html, out, argc, argv);
+  if (ext == ".pdf") writePdf(html, out, argv);
   else io::writeFileAtomic(out, html);
   std::printf("%s\n", out.string().c_str());
   return 0;

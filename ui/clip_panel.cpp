@@ -67,6 +67,7 @@ void ClipPanel::offerCaption(const QString& caption) {
 }
 
 void ClipPanel::setScores(const ClipScores& s) {
+  scores_ = s;
   table_->setRowCount(int(s.texts.size()));
   for (int i = 0; i < int(s.texts.size()); ++i) {
     auto* text = new QTableWidgetItem(s.texts[size_t(i)]);

@@ -32,6 +32,7 @@ class ClipPanel : public QWidget {
   // The caption just shown: it becomes the first text unless the user has edited the list.
   void offerCaption(const QString& caption);
   void setScores(const ClipScores& scores);
+  const ClipScores& scores() const { return scores_; }  // the last shown (empty before any)
   void setMessage(const QString& message);
   QTableWidget* table() const { return table_; }
   QPushButton* scoreButton() const { return score_; }
@@ -48,6 +49,7 @@ class ClipPanel : public QWidget {
   QLabel* message_;
   bool edited_ = false;
   bool settingText_ = false;
+  ClipScores scores_;
 };
 
 }  // namespace vlm::ui

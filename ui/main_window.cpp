@@ -331,6 +331,7 @@ MainWindow::MainWindow(const StartOptions& options, QWidget* parent) : QMainWind
     if (!dir.isEmpty()) loadClipModel(dir);
   });
   file->addAction(tr("&Models (download, verify)..."), this, &MainWindow::openModelManager);
+  file->addAction(tr("&Export report..."), this, &MainWindow::exportReportDialog);
   file->addAction(tr("&Paste image"), QKeySequence::Paste, this, &MainWindow::pasteImage);
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* edit = menuBar()->addMenu(tr("&Edit"));

@@ -115,6 +115,11 @@ class MainWindow : public QMainWindow {
   void loadClipModel(const QString& spec);
   void discoverModels();     // the Hugging Face cache's checkpoints into the model bar (background)
   void openModelManager();   // File > Models...: list, download, verify, use
+  // File > Export report: the exploration as a session (image, models, settings, masks, every
+  // explanation in the history, the regeneration, Shapley values, CLIP scores) written as a
+  // report, HTML or PDF by the file's extension. Returns the error message, empty on success.
+  QString exportReport(const QString& file);
+  void exportReportDialog();
   void askQuestion();        // the question field's text; empty: back to the caption
   void captionCurrentImage();
   void explainToken(int position);  // with the method panel's settings
