@@ -848,9 +848,9 @@ void MainWindow::updateModelSummary() {
   }
   if (!demos.isEmpty()) {
     modelLabel_->setText(tr("The bundled DEMO models (%1): small BLIP / CLIP models VLMScope trained on its synthetic shapes world "
-                            "(vlmscope train-shapes); they know only flat coloured shapes. For real photos pick %2 in the model bar "
-                            "(after: huggingface-cli download %3).")
-                             .arg(demos.join(QStringLiteral(", ")), real.join(QStringLiteral(", ")), real.join(QStringLiteral(" / "))));
+                            "(vlmscope train-shapes); they know only flat coloured shapes. For real photos download %2 "
+                            "(File > Models, or vlmscope models download) and pick them in the model bar.")
+                             .arg(demos.join(QStringLiteral(", ")), real.join(QStringLiteral(", "))));
     modelLabel_->setVisible(true);
   } else {
     modelLabel_->clear();
